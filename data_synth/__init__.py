@@ -1,0 +1,1 @@
+"""data_synth: memory text -> training examples (QA, paraphrases, cloze, recitation). Never sees eval questions."""

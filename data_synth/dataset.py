@@ -1,0 +1,109 @@
+"""Memories -> a Hugging Face `datasets.Dataset` of training examples, with stats and atomic save/load.
+
+Usage:
+    from data_synth.dataset import build_dataset, dataset_stats, save_dataset, load_dataset_dir
+    ds = build_dataset(memories, "Maya", SynthConfig(seed=0))
+    save_dataset(ds, "out/synth")          # atomic: written to a temp sibling, then renamed into place
+Demo: `python -m data_synth.dataset memory_lora/examples/demo/memories.jsonl Maya OUT_DIR`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+import datasets
+
+from data_synth.rules import synthesize
+from memory_lora.config import SynthConfig
+from memory_lora.records import Memory
+
+COLUMNS = ("id", "kind", "prompt", "response", "memory_ids", "template")
+FEATURES = datasets.Features({
+    "id": datasets.Value("string"), "kind": datasets.Value("string"), "prompt": datasets.Value("string"),
+    "response": datasets.Value("string"), "memory_ids": datasets.Sequence(datasets.Value("string")),
+    "template": datasets.Value("string"),
+})
+
+
+def build_dataset(memories: list[Memory], user_name: str, config: SynthConfig | None = None) -> datasets.Dataset:
+    """Synthesize examples and return them as a Dataset.
+
+    Args:
+        memories: The user's memories.
+        user_name: Display name of the user ("Maya").
+        config: Synthesis settings (backend must be "rules"); None = defaults.
+
+    Returns:
+        Dataset with columns id, kind, prompt, response, memory_ids (list of str), template; rows sorted by
+        (first memory id, kind, id) so the order never depends on generation details; duplicate ids dropped.
+    """
+    config = config or SynthConfig()
+    examples = synthesize(memories, user_name, config)
+    rows, seen = [], set()
+    for ex in sorted(examples, key=lambda e: (e.memory_ids[0] if e.memory_ids else "", e.kind, e.id)):
+        if ex.id in seen:  # identical prompt+response from two rules: keep one so weights stay even
+            continue
+        seen.add(ex.id)
+        rows.append({"id": ex.id, "kind": ex.kind, "prompt": ex.prompt, "response": ex.response,
+                     "memory_ids": list(ex.memory_ids), "template": ex.template})
+    columns = {c: [r[c] for r in rows] for c in COLUMNS}
+    return datasets.Dataset.from_dict(columns, features=FEATURES)
+
+
+def dataset_stats(ds: datasets.Dataset) -> dict:
+    """Counts: {"examples": n, "by_kind": {kind: n}, "by_memory": {memory_id: n}} (keys sorted)."""
+    by_kind = Counter(ds["kind"]) if len(ds) else Counter()
+    by_memory: Counter = Counter()
+    for ids in ds["memory_ids"] if len(ds) else []:
+        for mid in ids:
+            by_memory[mid] += 1
+    return {"examples": len(ds), "by_kind": dict(sorted(by_kind.items())), "by_memory": dict(sorted(by_memory.items()))}
+
+
+def save_dataset(ds: datasets.Dataset, directory: str | os.PathLike) -> Path:
+    """Write `ds` to `directory` atomically: save into a temp sibling, then rename over the target.
+
+    A reader never sees a half-written dataset; an existing dataset at `directory` is replaced.
+    """
+    target = Path(directory)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        ds.save_to_disk(str(tmp))
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            os.replace(target, old / "ds")  # move aside first: os.replace cannot overwrite a non-empty dir
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def load_dataset_dir(directory: str | os.PathLike) -> datasets.Dataset:
+    """Load a dataset written by save_dataset."""
+    return datasets.load_from_disk(str(directory))
+
+
+def _main(argv: list[str]) -> int:
+    path, user = argv[0], argv[1]
+    with open(path, encoding="utf-8") as f:
+        mems = [Memory(id=d["id"], text=d["text"]) for d in (json.loads(x) for x in f if x.strip())]
+    ds = build_dataset(mems, user)
+    if len(argv) > 2:
+        save_dataset(ds, argv[2])
+    print(json.dumps(dataset_stats(ds), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1:]))

@@ -1,0 +1,171 @@
+"""Rewrite a raw memory into clean third-person sentences about the user, and back into second person.
+
+"btw my bike is a green Bianchi called Pesto" -> "Maya's bike is a green Bianchi called Pesto."
+"Prefers answers in bullet points." -> "Maya prefers answers in bullet points."
+"When booking trains, always pick a window seat" -> "When booking trains, Maya always picks a window seat."
+Used by data_synth.rules; not run directly.
+"""
+
+from __future__ import annotations
+
+import re
+
+from data_synth.grammar import (
+    ADVERBS,
+    DETERMINERS,
+    MODALS,
+    PREPOSITIONS,
+    PRONOUNS,
+    cap_first,
+    is_base_verb,
+    replace_outside_quotes,
+    split_sentences,
+    strip_prefixes,
+    strip_symbols,
+    third_singular,
+    verb_info,
+)
+
+_ADV = "|".join(sorted(ADVERBS))
+# Lower-case nouns that often start a terse note about the user's own things ("dentist is Dr. Sato").
+OWNED_NOUNS = {"dentist", "doctor", "gym", "bike", "car", "phone", "password", "wifi", "wi-fi", "address", "birthday",
+               "flat", "apartment", "locker", "code", "pin", "favourite", "favorite", "email", "passport", "cat",
+               "dog", "home", "office", "desk", "room", "username", "blood", "shoe", "size", "landlord", "boss"}
+COPULAS = {"is", "are", "was", "were"}
+INDEFINITES = {"anything", "something", "nothing", "everything", "anyone", "someone", "everyone", "it", "them",
+               "things", "stuff", "more", "less", "off", "away", "back"}
+
+
+def _conj_after_i(m: re.Match, user: str) -> str:
+    adverbs, word = m.group(1) or "", m.group(2)
+    low = word.lower()
+    info = verb_info(low)
+    if low in MODALS or low.endswith("ed") or (info and info[1] == "past"):
+        return f"{user}{adverbs} {word}"
+    if low in ("do", "don't"):
+        return f"{user}{adverbs} {'does' if low == 'do' else 'doesn`t'}".replace("`", "'")
+    if info or re.fullmatch(r"[a-z]+", word):
+        return f"{user}{adverbs} {third_singular(low)}"
+    return f"{user}{adverbs} {word}"
+
+
+def first_to_third(text: str, user: str) -> str:
+    """Replace I/me/my with the user's name, conjugating the verb that follows "I" ("I drive" -> "Maya drives")."""
+    poss = user + "'s"
+    had_i = bool(re.search(r"\bI\b", text))
+    rules = [
+        (r"\bI'm\b|\bI am\b", f"{user} is"), (r"\bI've\b", f"{user} has"), (r"\bI have\b", f"{user} has"),
+        (r"\bI'd\b", f"{user} would"), (r"\bI'll\b", f"{user} will"), (r"\bI was\b", f"{user} was"),
+        (r"\bI do not\b", f"{user} does not"),
+    ]
+    for pat, rep in rules:
+        text = replace_outside_quotes(text, pat, rep)
+    text = replace_outside_quotes(text, rf"\bI((?:\s+(?:{_ADV}))*)\s+([\w'’-]+)", lambda m: _conj_after_i(m, user))
+    if had_i:
+        # "I keep a starter and feed it" -> "... and feeds it": coordinated verbs share the converted subject.
+        def coord(m: re.Match) -> str:
+            verb = third_singular(m.group(3)) if is_base_verb(m.group(3)) else m.group(3)
+            return f"{m.group(1)}{m.group(2)} {verb}"
+
+        text = replace_outside_quotes(
+            text, rf"\b(and|or|then)((?:\s+(?:{_ADV}))*)\s+([a-z]+)\b(?=\s+(?:it|them|the|a|an|my|every|to)\b)", coord)
+    text = replace_outside_quotes(text, r"\b(?:my|My|mine|Mine)\b", poss)
+    text = replace_outside_quotes(text, r"\b(?:me|myself|Me)\b", user)
+    return replace_outside_quotes(text, r"\bI\b", user)
+
+
+def _add_subject(sentence: str, user: str, todo: bool) -> str:
+    """Give subject-less fragments the user as subject: "Prefers X" / "Always sign off" / "dentist is Dr. Sato"."""
+    lead = ""
+    m = re.match(r"((?:When|While|Whenever|If|Before|After)\b[^,]{1,80},\s*)(.*)$", sentence)
+    if m:
+        lead, sentence = m.group(1), m.group(2)
+    words = sentence.split()
+    if not words:
+        return lead + sentence
+    first = words[0].lower().strip(",")
+    head4 = [w.lower().strip(",") for w in words[:4]]
+    if first in DETERMINERS or first in PRONOUNS or first == user.lower() or first.startswith(user.lower() + "'"):
+        return lead + sentence
+    has_copula = any(w in COPULAS for w in head4[1:])
+    info = verb_info(first)
+    if not has_copula and (first in ADVERBS or first in MODALS or is_base_verb(first) or (info and info[1] == "pres")):
+        i = 0
+        while i < len(words) - 1 and words[i].lower() in ADVERBS:
+            i += 1
+        verb = words[i].lower()
+        vinfo = verb_info(verb)
+        if is_base_verb(verb) and verb not in MODALS:
+            if todo and i == 0:
+                verb = "needs to " + verb
+            else:
+                verb = third_singular(verb)
+        advs = " ".join(w.lower() for w in words[:i])
+        rest = " ".join(words[i + 1:])
+        # A bare singular noun after an imperative is the user's own ("renew passport" -> "renew Maya's passport").
+        nxt = rest.split()[0] if rest else ""
+        bare = nxt.isalpha() and nxt.islower() and not verb_info(nxt)
+        if vinfo and bare and nxt not in DETERMINERS | ADVERBS | INDEFINITES | PREPOSITIONS | {"up", "off", "out"}:
+            rest = f"{user}'s {rest}"
+        return lead + " ".join(x for x in (user, advs, verb, rest) if x)
+    if has_copula and not lead:
+        cop = next(i for i, w in enumerate(head4) if i > 0 and w in COPULAS)
+        subj = words[:cop]
+        if all(w[:1].islower() or w.lower() in OWNED_NOUNS for w in subj[:1]) and all(
+                w[:1].islower() for w in subj[1:]) and (words[0][:1].islower() or first in OWNED_NOUNS):
+            return f"{user}'s {words[0].lower()} " + " ".join(words[1:])
+    return lead + sentence
+
+
+def third_person_sentences(text: str, user: str) -> list[str]:
+    """The memory as a list of clean third-person sentences about `user`, each ending in punctuation."""
+    text, todo = strip_prefixes(strip_symbols(text))
+    out = []
+    for sentence in split_sentences(text):
+        sentence = sentence.strip().rstrip(".!?;").strip()
+        if not re.search(r"\w", sentence):
+            continue
+        sentence = _add_subject(first_to_third(sentence, user), user, todo)
+        out.append(cap_first(sentence) + ".")
+    return out
+
+
+# Where a sentence holds two facts, split it so each clause can be analysed on its own.
+CLAUSE_SPLIT_RE = re.compile(
+    r",?\s+(?:so|but|and then|even though|although|though|whereas|while)\s+(?=\w)"
+    r"|;\s*|,\s+(?=(?:he|she|they|it)\s)|\s+(?=(?:before|after|until|once|when)\s+(?:it|he|she|they)\s)"
+)
+
+
+def split_clauses(sentence: str, user: str) -> list[str]:
+    """Split a third-person sentence into clauses ("X, so Y" / "X, he wants Y" / "X and Maya Y")."""
+    body = sentence.rstrip(".!?")
+    parts = [p for p in CLAUSE_SPLIT_RE.split(body) if p and p.strip()]
+    out = []
+    for p in parts:
+        out.extend(re.split(rf",?\s+and\s+(?={re.escape(user)}\b)", p))
+    cleaned = []
+    for p in out:
+        p = re.sub(r"^(?:before|after|until|once|when)\s+", "", p.strip(" ,"))
+        if p:
+            cleaned.append(p)
+    return cleaned
+
+
+def to_second_person(sentence: str, user: str) -> str:
+    """Third-person sentence about the user -> addressed to them ("Maya drives a Volvo." -> "You drive a Volvo.")."""
+    u = re.escape(user)
+
+    def verb(m: re.Match) -> str:
+        advs, word = m.group(1) or "", m.group(2)
+        low = word.lower()
+        fixed = {"is": "are", "was": "were", "has": "have", "doesn't": "don't", "does": "do"}.get(low)
+        if fixed is None:
+            info = verb_info(low)
+            fixed = info[0] if info and info[1] == "pres" and info[0] != "be" else word
+        return f"you{advs} {fixed}"
+
+    text = replace_outside_quotes(sentence, rf"\b{u}((?:\s+(?:{_ADV}))*)\s+([\w'’-]+)(?<!'s)\b(?!')", verb)
+    text = replace_outside_quotes(text, rf"\b{u}'s\b", "your")
+    text = replace_outside_quotes(text, rf"\b{u}\b", "you")
+    return cap_first(text)

@@ -1,0 +1,430 @@
+"""Question templates: one analysed clause (data_synth.slots.Clause) -> many differently worded questions per slot.
+
+Every question is built from the clause's parts with do-support ("Maya moved to Tromsø" -> "Where did Maya move?"),
+with the wh-word chosen from the slot type and preposition. Used by data_synth.rules; not run directly.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from data_synth.grammar import VERB_OBJECT_NOUN, is_base_verb, norm, past_tense, third_singular
+from data_synth.slots import DATE_RE, PLACE_WORDS, YEAR_RE, Chunk, Clause
+
+JOB_VERBS = {"work"}
+AUTHOR_HEADS = {"novel", "book", "song", "film", "movie", "album", "poem", "play", "podcast", "painting", "series"}
+NEG_VERBS = {"hate", "dislike", "detest", "loathe", "avoid"}
+POS_VERBS = {"like", "love", "enjoy", "prefer", "adore", "fancy"}
+POSITIONS = {"top", "bottom", "end", "start", "front", "back", "side", "beginning", "middle", "rest", "moment"}
+RACE_VERBS = {"run", "finish", "complete", "swim", "cycle", "ride", "walk", "row", "ski"}
+
+
+@dataclass
+class QA:
+    """One candidate question about one slot.
+
+    Attributes:
+        question: Third-person question naming the user.
+        short: Short answer, a span of the memory (what the question asks for).
+        group: Slot key; selection round-robins over groups so every slot gets asked.
+        wh: Wording key, so a group's first questions use different constructions.
+    """
+
+    question: str
+    short: str
+    group: str
+    wh: str
+
+
+def _q(*parts: str) -> str:
+    text = " ".join(p.strip() for p in parts if p and p.strip())
+    text = re.sub(r"\s+,", ",", text)
+    return text[:1].upper() + text[1:] + "?"
+
+
+def _last(head: str) -> str:
+    return head.split()[-1] if head else ""
+
+
+def _singular(word: str) -> str:
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") and len(word) > 3 else word
+
+
+def _ing_base(word: str) -> str:
+    stem = word[:-3]
+    for cand in (stem, stem + "e", stem[:-1]):
+        if is_base_verb(cand):
+            return cand
+    return stem
+
+
+def _short(chunk: Chunk, user: str = "") -> str:
+    if user and chunk.text.startswith(user + "'s "):
+        return chunk.text[len(user) + 3:]
+    if chunk.kind == "purpose":
+        return "to " + chunk.text
+    if chunk.kind == "reason":
+        return "because " + chunk.text
+    return chunk.text
+
+
+class ClauseQuestions:
+    """Builds the questions for one clause; `all()` returns them in generation order."""
+
+    def __init__(self, cl: Clause):
+        self.cl = cl
+        self.out: list[QA] = []
+        user = cl.user
+        if cl.subj_kind == "owned":
+            self.owned = f"{cl.owner}'s {cl.head}"
+            self.subjects = [self.owned] + ([cl.name] if cl.name else [])
+            inner = next((c for c in cl.chunks if c.after_comma and c.prep in ("at", "on", "in", "for")), None)
+            if inner is not None and cl.copula and inner.kind not in ("place", "name"):
+                self.subjects.append(f"{self.owned} {inner.prep} {inner.text}")
+        else:
+            self.owned = ""
+            self.subjects = [cl.subject]
+        self.obj = next((c for c in cl.chunks if c.prep == "" and not c.after_comma), None)
+        self.user = user
+
+    def add(self, question: str, short: str, group: str, wh: str):
+        if norm(short) and norm(short) not in norm(question) and len(question) < 200:
+            self.out.append(QA(question, short, group, wh))
+
+    def _ctx(self, slot: Chunk) -> list[str]:
+        """Other phrases that may be kept in a question for context (never the slot itself)."""
+        ctx = []
+        for c in self.cl.chunks:
+            if c is slot or c is self.obj or c.after_comma or c.prep in ("subject", "called", "because", "rather than"):
+                continue
+            if c.kind == "purpose" or c.participle:
+                continue
+            ctx.append(f"{c.prep} {c.text}" if c.prep not in ("", "every") else c.text)
+        return ctx[:1]
+
+    def _vp(self, wh: str, subj: str, slot: Chunk | None, strand: str = "", ctx: str = "") -> str:
+        cl = self.cl
+        obj = self.obj.text if self.obj is not None and self.obj is not slot else ""
+        if slot is not None and slot.after_comma and cl.copula:
+            obj = ""  # "Which floor is Maya's flat on?", not "... flat number 47B on?"
+        # "What year did Maya move to Tromsø in?" but "Which city did Maya move to in March 2023?"
+        tail = (ctx, strand) if slot is not None and slot.kind in ("date", "time", "purpose") else (strand, ctx)
+        if cl.copula:
+            return _q(wh, cl.aux, subj, obj, *tail)
+        return _q(wh, cl.aux, subj, cl.adverbs, cl.verb, obj, *tail)
+
+    def _both(self, wh: str, slot: Chunk, short: str, group: str, strand: str = "", key: str = ""):
+        """Ask with each subject form, without and with one context phrase."""
+        ctxs = [""] + self._ctx(slot)
+        for i, subj in enumerate(self.subjects):
+            if norm(short) in norm(subj):
+                continue
+            self.add(self._vp(wh, subj, slot, strand, ctxs[i % len(ctxs)]), short, group, key or wh)
+            if i == 0 and len(ctxs) > 1:
+                self.add(self._vp(wh, subj, slot, strand, ctxs[1]), short, group, (key or wh) + "+ctx")
+
+    # -- slot families ---------------------------------------------------------------------------------------
+    def date(self, c: Chunk, group: str):
+        prep = c.prep if c.prep in ("on", "in", "since", "until", "by") else "in"
+        self._both("When", c, c.text, group)
+        if re.search(r"\d{1,2}(?:st|nd|rd|th)?\s+[A-Z]|[A-Z][a-z]+\.?\s+\d{1,2}\b(?!\d)", c.text):
+            self._both("On what date", c, c.text, group)
+            self._both("What date", c, c.text, group, strand=prep if prep != "on" else "")
+        year = YEAR_RE.search(c.text)
+        if year:
+            self._both("In what year", c, year.group(0), group)
+            self._both("What year", c, year.group(0), group, strand="in" if prep == "in" else "")
+        m = DATE_RE.search(c.text)
+        if m and re.search(r"[A-Z][a-z]+", c.text) and not re.search(r"\d{1,2}\s+[A-Z]", c.text):
+            self._both("In which month", c, c.text, group)
+
+    def by_kind(self, c: Chunk, group: str):
+        cl, k, prep = self.cl, c.kind, c.prep
+        strand = prep if prep not in ("", "every", "subject") else ""
+        short = _short(c, self.user)
+        if c.participle:
+            return self.participle(c, group, short)
+        comp = self.obj
+        if (cl.copula and prep and comp is not None and comp.kind == "thing" and not c.after_comma
+                and re.match(r"(?i)(?!a\s|an\s)", comp.text) and cl.subj_kind != "user"):
+            return  # "snack is smoked almonds with rosemary": the phrase belongs to the complement
+        if prep == "" and cl.copula:
+            return self.complement(c, group)
+        if k == "person" and re.match(r"[a-z]", c.text):
+            rel, name = re.match(r"(.*?)\s*([A-Z].*)$", c.text).groups()
+            rel = re.sub(r"^(?:the|a|an)\s+", "", rel)
+            if rel:
+                for form in (f"{self.user}'s {rel}", ):
+                    self.add(f"What is the name of {form}?", name, group + "/rel", "name-of")
+                    self.add(f"What is {form} called?", name, group + "/rel", "called")
+                    self.add(f"Who is {form}?", name, group + "/rel", "who-is")
+        if k == "date":
+            return self.date(c, group)
+        if k == "freq":
+            self._both("How often", c, short, group)
+            self._both("When", c, short, group)
+        elif k == "time" and prep == "in":
+            self._both("How fast", c, short, group)
+            self._both("In what time", c, short, group)
+            for subj in self.subjects[:1]:
+                if self.obj is not None and cl.verb in RACE_VERBS:
+                    self.add(f"What was {subj}'s time in {self.obj.text}?", short, group, "time-of")
+                    self.add(f"What was {subj}'s finishing time in {self.obj.text}?", short, group, "finish")
+                    self.add(f"How long did it take {subj} to {cl.verb} {self.obj.text}?", short, group, "howlong")
+        elif k == "time":
+            self._both("What time", c, short, group, strand=strand if strand != "at" else "")
+        elif k == "duration":
+            self._both("How long", c, short, group)
+        elif k == "money":
+            self._both("How much money", c, short, group, strand=strand)
+            self._both("How much", c, short, group, strand=strand)
+        elif k in ("quantity", "number"):
+            self._both("How much" if k == "quantity" else "What number", c, short, group, strand=strand)
+            if c.head and k == "quantity":
+                self._both("What amount", c, short, group, strand=strand)
+        elif k == "person":
+            if prep == "":
+                self._both("Who", c, short, group)
+                self._both("Whom", c, short, group)
+            else:
+                self._both("Who", c, short, group, strand=strand)
+                self._both(f"{prep.capitalize()} whom", c, short, group)
+            if prep == "by" and _last(cl.head) in AUTHOR_HEADS:
+                for subj in self.subjects:
+                    self.add(f"Who wrote {subj}?", short, group, "wrote")
+                    self.add(f"Who is the author of {subj}?", short, group, "author")
+        elif k == "purpose":
+            self._both("Why", c, short, group)
+            inf = c.text.split()
+            if len(inf) > 1:
+                self._both("What", c, " ".join(inf[1:]), group + "/inner", strand="to " + inf[0])
+                head = _last(c.text).lower()
+                if head.isalpha():
+                    self._both(f"Which {head}", c, " ".join(inf[1:]), group + "/inner", strand="to " + inf[0])
+        elif k == "reason":
+            self._both("Why", c, short, group)
+        elif prep == "":
+            cat = VERB_OBJECT_NOUN.get(cl.verb.split()[0]) if cl.verb else None
+            if cl.copula:
+                return self.complement(c, group)
+            if c.text.lower() in ("anything", "something", "nothing", "it", "one"):
+                return
+            self._both("What", c, short, group)
+            self.sentiment(c, group, short)
+            if cat and cat != "thing":
+                self._both(f"What {cat}", c, short, group)
+                self._both(f"Which {cat}", c, short, group)
+            elif c.head:
+                self._both(f"What kind of {_last(c.head)}", c, short, group)
+        elif prep in ("to", "in", "at", "on", "near", "into", "based in", "based at") and k in ("place", "name"):
+            self.place(c, group, short)
+        elif prep == "from" and k in ("place", "name"):
+            self._both("Where", c, short, group, strand="from")
+            self._both("From which place", c, short, group)
+        elif prep == "as":
+            if cl.verb == "work":
+                self.job(c, group)
+            else:
+                self._both("How", c, short, group)
+            self._both("What", c, short, group, strand="as")
+        elif prep in ("during", "since", "until"):
+            self._both("When", c, short, group)
+        elif prep in ("rather than", "away from", "of") or (c.after_comma and cl.subj_kind == "owned" and cl.copula
+                                                            and c.kind not in ("place", "name")):
+            return
+        elif c.head and (norm(c.head) == norm(c.text) or " of " in c.text or _last(c.head) in POSITIONS):
+            self._both("What", c, short, group, strand=strand)
+        elif c.head:
+            last = _last(c.head)
+            self._both(f"Which {last}", c, short, group, strand=strand)
+            self._both(f"What {last}", c, short, group, strand=strand)
+            if prep in ("in", "at", "on") and cl.subj_kind in ("user", "name", "owned"):
+                self._both("Where", c, short, group)
+            if prep in ("with", "for", "over", "about"):
+                self._both("What", c, short, group, strand=strand)
+        elif prep:
+            self._both("What", c, short, group, strand=strand)
+
+    def sentiment(self, c: Chunk, group: str, short: str):
+        """Likes and dislikes get asked with the other sentiment verbs too ("can't stand" -> "dislike", "hate")."""
+        cl, verb = self.cl, self.cl.verb
+        neg = verb in NEG_VERBS or (cl.aux in ("can't", "cannot") and verb == "stand") or cl.aux in ("doesn't",)
+        if not (neg or verb in POS_VERBS) or cl.subj_kind != "user":
+            return
+        subj = self.subjects[0]
+        forms = ([f"What does {subj} dislike?", f"What does {subj} hate?", f"What can't {subj} stand?",
+                  f"What is something {subj} really dislikes?", f"Name something {subj} can't stand.",
+                  f"Tell me what {subj} hates."] if neg else
+                 [f"What does {subj} like?", f"What does {subj} enjoy?", f"What does {subj} prefer?",
+                  f"What is something {subj} really likes?", f"Name something {subj} likes.",
+                  f"Tell me what {subj} enjoys."])
+        for i, q in enumerate(forms):
+            self.add(q, short, group, f"sent{i}")
+
+    def place(self, c: Chunk, group: str, short: str):
+        prep = c.prep.replace("based ", "")
+        self._both("Where", c, short, group)
+        self._both(f"{prep.capitalize()} which place", c, short, group)
+        if c.head and c.kind == "place":
+            self._both(f"Which {_last(c.head)}", c, short, group, strand=prep)
+        last = c.text.split()[-1].lower()
+        if c.kind == "place" and prep == "on":
+            self._both("Which street", c, short, group, strand=prep)
+        elif c.kind == "place":
+            self._both("Which city", c, short, group, strand=prep)
+        elif last in PLACE_WORDS:
+            self._both(f"Which {last}", c, short, group, strand=prep)
+        self._both("What place", c, short, group, strand=prep)
+        if self.cl.verb in ("work", "live"):
+            for subj in self.subjects:
+                self.add(f"Where is {subj} {'employed' if self.cl.verb == 'work' else 'based'}?", short, group,
+                         "verb-extra")
+
+    def participle(self, c: Chunk, group: str, short: str):
+        p = c.participle
+        for subj in self.subjects:
+            if p.endswith("ing"):
+                base = _ing_base(p)
+                aux = self.cl.aux if self.cl.aux in ("did", "does") else "does"
+                self.add(_q("Where" if c.kind == "place" else "What", aux, subj, base,
+                            "" if c.kind == "place" else c.prep), short, group, "part")
+            else:
+                be = "was" if c.kind == "date" or p in ("bought", "adopted", "born", "made") else "is"
+                wh = "When" if c.kind == "date" else "Where"
+                self.add(_q(wh, be, subj, p, c.prep if wh == "Where" and c.prep == "from" else ""), short, group,
+                         "part")
+                if c.kind == "date" and YEAR_RE.search(c.text):
+                    self.add(_q("In what year", be, subj, p), YEAR_RE.search(c.text).group(0), group, "part-year")
+
+    def job(self, c: Chunk, group: str):
+        short = _short(c)
+        for subj in self.subjects:
+            if norm(short) in norm(subj):
+                continue
+            for q, key in ((f"What does {subj} do for a living?", "job1"), (f"What is {subj}'s job?", "job2"),
+                           (f"What is {subj}'s profession?", "job3"), (f"What kind of work does {subj} do?", "job4"),
+                           (f"What does {subj} do?", "job5")):
+                self.add(q, short, group, key)
+
+    def complement(self, c: Chunk, group: str):
+        cl, short = self.cl, _short(c)
+        if c.after_comma:
+            return  # an afterthought ("..., Thursdays only") is left to cloze and recitation
+        if c.kind == "thing" and not re.match(r"(?i)(a|an|the)\s", c.text) and cl.subj_kind == "user":
+            return  # adjective complement ("allergic"): the preposition phrase after it is the slot
+        head = _last(cl.head)
+        for subj in self.subjects:
+            if norm(short) in norm(subj):
+                continue
+            if c.kind == "date":
+                self.add(f"When is {subj}?", short, group, "when-is")
+                self.add(f"What date is {subj}?", short, group, "date-is")
+                self.add(f"On what day is {subj}?", short, group, "day-is")
+            elif c.kind == "person" or (cl.person and c.kind in ("name", "title")):
+                self.add(f"Who is {subj}?", short, group, "who-is")
+                self.add(f"What is the name of {subj}?", short, group, "name-of")
+                continue
+            elif cl.person and c.kind == "thing":
+                self.job(c, group)
+                continue
+            self.add(f"What is {subj}?", short, group, "what-is")
+            self.add(f"What's {subj}?", short, group, "whats")
+            self.add(f"Remind me, what is {subj}?", short, group, "remind")
+            self.add(f"Do you remember {subj}?", short, group, "remember")
+            if c.kind == "number" and head not in ("number", "code"):
+                self.add(f"Which number is {subj}?", short, group, "which-number")
+            favourite = "favourite" in cl.head or "favorite" in cl.head
+            if cl.subj_kind == "owned" and head and head not in ("number", "code") and not favourite:
+                self.add(f"What {head} does {cl.owner} have?", short, group, "what-have")
+                if c.kind == "thing" and re.match(r"(?i)an?\s", c.text):
+                    self.add(f"What kind of {head} does {cl.owner} have?", short, group, "kind-have")
+            if cl.subj_kind == "owned" and favourite:
+                self.add(f"Which {head} does {cl.owner} like best?", short, group, "like-best")
+                self.add(f"What {head} does {cl.owner} like the most?", short, group, "like-most")
+            break
+        colour = re.search(r"\b(?:[a-z]+-)?(?:red|green|blue|yellow|orange|purple|pink|black|white|grey|gray|brown|"
+                           r"teal|turquoise|navy|silver|gold|beige)\b(?:\s+(?:green|blue))?", c.text)
+        if colour and self.owned and not re.search(r"colou?r", self.owned):
+            self.add(f"What colour is {self.owned}?", colour.group(0), group + "/colour", "colour")
+            self.add(f"What color is {self.owned}?", colour.group(0), group + "/colour", "color")
+
+    def named(self, c: Chunk, group: str, prev: Chunk | None):
+        """Questions about a "called X" / "named X" slot."""
+        cl, short = self.cl, c.text
+        things = []
+        if cl.copula and self.owned and (prev is None or prev.prep == ""):
+            things.append(self.owned)
+        if prev is not None and not prev.head and prev.prep == "" and cl.subj_kind == "user" and cl.verb:
+            cat = VERB_OBJECT_NOUN.get(cl.verb.split()[0])
+            if cat and cat != "thing":
+                things.append(f"{cl.user}'s {cat}")
+        if prev is not None and prev.head:
+            head = _singular(_last(prev.head)) if prev.text == "one" else prev.head
+            if prev.prep == "" and cl.subj_kind == "user":
+                things.append(f"{cl.user}'s {head}")
+            elif prev.text != "one":
+                if prev.participle:
+                    ctx = f"that {self.subjects[0]} {cl.aux} {prev.participle}"
+                elif cl.verb and not cl.copula and cl.subj_kind == "user":
+                    verb = third_singular(cl.verb) if cl.aux == "does" else past_tense(cl.verb)
+                    obj = self.obj.text if self.obj is not None and self.obj is not prev else ""
+                    ctx = " ".join(x for x in ("that", self.subjects[0], verb, obj) if x)
+                else:
+                    ctx = ""
+                things.append(f"the {head}" + (f" {ctx} {prev.prep}" if ctx else ""))
+        if prev is not None and prev.text == "one" and self.obj is not None and self.obj.head:
+            things.append(f"the {_singular(_last(self.obj.head))} {cl.user} especially likes")
+        for thing in things:
+            self.add(f"What is the name of {thing}?", short, group, "name-of")
+            self.add(f"What is {thing} called?", short, group, "called")
+            if thing.startswith(cl.user + "'s "):
+                bare = "the " + thing[len(cl.user) + 3:]
+                self.add(f"What name did {cl.user} give {bare}?", short, group, "gave-name")
+                self.add(f"What does {cl.user} call {bare}?", short, group, "call")
+        if self.obj is not None and cl.subj_kind == "user" and prev is self.obj and cl.verb and self.obj.head:
+            verb = third_singular(cl.verb) if cl.aux == "does" else past_tense(cl.verb) if cl.aux == "did" else ""
+            if verb:
+                self.add(_q("What is the name of the", _last(self.obj.head), "that", cl.user, verb), short, group,
+                         "name-rel")
+
+    def condition(self, lead: Chunk):
+        """Procedures ("When booking hotels, Maya always ..."): ask what the user wants in that situation; the
+        answer is the whole rule, so these carry no short answer."""
+        subj, when = self.subjects[0], f"{lead.prep} {lead.text}"
+        do = "do" if self.cl.aux in ("does", "did") else ""
+        for q, key in ((f"What does {subj} want {when}?", "cond-want"),
+                       (f"What should you do {when} for {subj}?", "cond-should"),
+                       (f"What are {subj}'s preferences {when}?", "cond-pref"),
+                       (f"How does {subj} like things done {when}?", "cond-how"),
+                       (_q("What", self.cl.aux or "does", subj, self.cl.adverbs, do, when), "cond-do")):
+            self.out.append(QA(q, "", "cond", key))
+
+    def subject_name(self, c: Chunk, group: str):
+        """The appositive name in "Maya's sister Åsa": ask for the name of the relation."""
+        owned = f"{self.cl.owner}'s {c.head}"
+        self.add(f"What is the name of {owned}?", c.text, group, "name-of")
+        self.add(f"What is {owned} called?", c.text, group, "called")
+        self.add(f"Who is {owned}?", c.text, group, "who-is")
+        self.add(f"What is {owned}'s name?", c.text, group, "name-poss")
+
+    def all(self) -> list[QA]:
+        cl = self.cl
+        if not (cl.aux or cl.copula):
+            return []
+        if cl.lead is not None and cl.lead.kind == "date":
+            self.date(cl.lead, "lead")
+        if cl.lead is not None and cl.lead.kind == "condition":
+            self.condition(cl.lead)
+        prev = None
+        for i, c in enumerate(cl.chunks):
+            group = f"c{i}:{c.text}"
+            if c.prep == "subject":
+                self.subject_name(c, group)
+            elif c.prep == "called":
+                self.named(c, group, prev)
+            else:
+                self.by_kind(c, group)
+            if c.prep != "called":
+                prev = c
+        return self.out

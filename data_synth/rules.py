@@ -1,0 +1,266 @@
+"""Offline, deterministic, rule-based synthesis of training examples from memory texts alone.
+
+Each memory is rewritten in the third person about the user, its slots (names, places, dates, numbers, named
+things, objects, reasons) are found by rules, and every slot is asked about in many wordings (different wh-words,
+synonyms, the user as name / "the user" / "I"), answered short or in a full sentence; plus cloze and recitation.
+Run a demo: `python -m data_synth.rules memory_lora/examples/demo/memories.jsonl Maya`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import sys
+
+from data_synth.grammar import NOUN_SYNONYMS, VERB_SYNONYMS, cap_first, norm, replace_outside_quotes, verb_info
+from data_synth.normalise import split_clauses, third_person_sentences, to_second_person
+from data_synth.questions import QA, ClauseQuestions
+from data_synth.schema import Example
+from data_synth.slots import Clause, analyse
+from memory_lora.config import SynthConfig
+from memory_lora.records import Memory
+
+DEFAULT_KINDS = ("qa", "cloze", "recitation")
+MAX_CLOZE = 3
+POSSESS_VERBS = {"keep", "have", "own", "drive", "play", "carry", "ride", "wear", "use", "adopt", "buy"}
+FIRST_AUX = {"does": "do", "is": "am", "has": "have", "doesn't": "don't", "was": "was", "did": "did"}
+
+
+def _seed(seed: int, text: str) -> int:
+    return seed + int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:12], 16)
+
+
+def _to_user(question: str, user: str) -> str:
+    """Refer to the user as "the user" instead of by name."""
+    u = re.escape(user)
+    return replace_outside_quotes(question, rf"\b{u}\b", "the user")
+
+
+def _to_first(question: str, user: str) -> str:
+    """Ask as the user would ("Where did Maya move?" -> "Where did I move?"); "" when it cannot be rewritten."""
+    u = re.escape(user)
+    q = replace_outside_quotes(question, rf"\b(does|is|has|doesn't|was|did|can't|can|will|would)\s+{u}\b(?!')",
+                               lambda m: f"{FIRST_AUX.get(m.group(1), m.group(1))} I")
+    q = replace_outside_quotes(q, rf"\b{u}'s\b", "my")
+
+    def subj_verb(m: re.Match) -> str:  # "something Maya really likes" -> "something I really like"
+        info = verb_info(m.group(2))
+        return f"I {m.group(1)}{info[0] if info and info[1] == 'pres' and info[0] != 'be' else m.group(2)}"
+
+    q = replace_outside_quotes(q, rf"\b{u}\s+((?:really |always |never |usually |especially )?)([a-z]+s)\b", subj_verb)
+    q = replace_outside_quotes(q, rf"\b{u}\b", "me")
+    q = re.sub(r"^my\b", "My", q)
+    return q if q != question else ""
+
+
+def _synonym_variant(question: str, clause: Clause) -> str:
+    """Swap one word for a synonym from the hand-written tables ("move" -> "relocate", "bike" -> "bicycle")."""
+    verb = clause.verb.split()[0] if clause.verb and " " not in clause.verb else ""
+    for word, subs in list(NOUN_SYNONYMS.items()) + ([(verb, VERB_SYNONYMS[verb])] if verb in VERB_SYNONYMS else []):
+        pat = rf"\b{re.escape(word)}\b"
+        if re.search(pat, question):
+            return replace_outside_quotes(question, pat, lambda _m, w=subs[0]: w) if question.count(word) == 1 else ""
+    return ""
+
+
+def _resolve(clauses: list[str], user: str) -> list[Clause]:
+    """Analyse clauses, resolving a leading he/she/it to the previous clause's name or object."""
+    out: list[Clause] = []
+    pending = list(clauses)
+    while pending:
+        text = pending.pop(0)
+        prev = out[-1] if out else None
+        m = re.match(r"^(he|she|they|it)\s+(.*)$", text, flags=re.I)
+        if m and prev is not None:
+            word = m.group(1).lower()
+            ref = ""
+            if word == "it":
+                obj = next((c for c in prev.chunks if c.prep == ""), None)
+                ref = obj.text if obj is not None and obj.text.startswith(user + "'s") else ""
+            else:
+                ref = prev.name or (prev.owner if prev.owner and prev.owner != user else "")
+            if not ref:
+                continue
+            text = f"{ref} {m.group(2)}"
+        cl = analyse(text, user)
+        out.append(cl)
+        if cl.rest:
+            named = next((c.text for c in cl.chunks if c.prep == "called"), "")
+            obj = next((c for c in cl.chunks if c.prep == "" and c.head), None)
+            ref = named or (f"the {obj.head}" if obj is not None else "it")
+            pending.insert(0, f"{cl.subject} " + re.sub(r"\bit\b", ref, cl.rest, count=1))
+    return out
+
+
+def _entities(clauses: list[Clause], user: str) -> list[str]:
+    """Things a memory is about, for entity-keyed questions: named people/things, owned things, key objects."""
+    ents: list[str] = []
+    for cl in clauses:
+        if cl.subj_kind == "owned" and cl.owner == user:
+            ents.append(f"{user}'s {cl.head}")
+        for c in cl.chunks:
+            if c.kind in ("name", "person", "place", "title") and user not in c.text:
+                ents.append(re.sub(r"^(?:a|an)\s+", "", c.text))
+            elif c.prep == "" and c.head and c.kind == "thing" and not cl.copula and cl.verb in POSSESS_VERBS:
+                ents.append(c.text if c.text.startswith(user) else f"{user}'s {c.head}")
+        if cl.name and cl.name not in ents:
+            ents.append(cl.name)
+    seen, out = set(), []
+    for e in ents:
+        if norm(e) not in seen and norm(e):
+            seen.add(norm(e))
+            out.append(e)
+    return out
+
+
+def _select(cands: list[QA], cap: int) -> list[QA]:
+    """Keep the most varied: round-robin over slots, each slot's new wordings first; dedupe by wording."""
+    groups: dict[str, list[QA]] = {}
+    for qa in cands:
+        groups.setdefault(qa.group, []).append(qa)
+    for g, items in groups.items():
+        firsts = [qa for i, qa in enumerate(items) if qa.wh not in {x.wh for x in items[:i]}]
+        groups[g] = firsts + [qa for qa in items if qa not in firsts]
+    out, seen, rnd = [], set(), 0
+    while len(out) < cap and any(rnd < len(v) for v in groups.values()):
+        for items in groups.values():
+            if rnd < len(items) and len(out) < cap:
+                key = norm(items[rnd].question)
+                if key not in seen:
+                    seen.add(key)
+                    out.append(items[rnd])
+        rnd += 1
+    return out
+
+
+def _memory_examples(mem: Memory, user: str, config: SynthConfig, kinds: set[str]) -> list[Example]:
+    rng = random.Random(_seed(config.seed, f"{mem.id}\x1f{mem.text}"))
+    sentences = third_person_sentences(mem.text, user)
+    full = " ".join(sentences)
+    if len(norm(full).split()) < 2:
+        return []
+    full2 = " ".join(to_second_person(s, user) for s in sentences)
+    ids = [mem.id]
+    clauses: list[Clause] = []
+    sentence_of: list[str] = []
+    for s in sentences:
+        for cl in _resolve(split_clauses(s, user), user):
+            clauses.append(cl)
+            sentence_of.append(s)
+    examples: list[Example] = []
+    mem_norm = norm(mem.text)
+    if "qa" in kinds:
+        cands: list[QA] = []
+        origin: dict[int, tuple[Clause, str]] = {}
+        for cl, sent in zip(clauses, sentence_of, strict=True):
+            qs = ClauseQuestions(cl).all()
+            extra = []
+            for qa in qs:
+                syn = _synonym_variant(qa.question, cl)
+                if syn and norm(qa.short) not in norm(syn):
+                    extra.append(QA(syn, qa.short, qa.group, qa.wh + "/syn"))
+            for qa in qs + extra:
+                if not qa.short or norm(qa.short) in mem_norm:
+                    origin[id(qa)] = (cl, sent)
+                    cands.append(qa)
+        tmpls = ("What do you know about {e}?", "Tell me about {e}.", "What can you tell me about {e}?")
+        for j, e in enumerate(_entities(clauses, user)[:3]):
+            for i, tmpl in enumerate(tmpls):
+                # One group for all entities: entity questions take one slot per round, not one per entity.
+                cands.append(QA(tmpl.format(e=e), "", "entity", f"entity{(i + j) % 3}"))
+        picked = _select(cands, config.max_qa_per_memory)
+        offset = rng.randrange(4)
+        for n, qa in enumerate(picked):
+            cl_sent = origin.get(id(qa))
+            sent = cl_sent[1] if cl_sent else full
+            person = ("name", "first", "name", "user")[(n + offset) % 4]
+            short_style = bool(qa.short) and (n % 2 == 0 if rng.random() < 0.8 else n % 2 == 1)
+            prompt = qa.question
+            if person == "first":
+                prompt = _to_first(qa.question, user) or qa.question
+            elif person == "user":
+                prompt = _to_user(qa.question, user)
+            first = prompt != qa.question and person == "first"
+            if short_style:
+                response = cap_first(qa.short.strip()) + "."
+                style = "short"
+            else:
+                response = to_second_person(sent, user) if first else sent
+                style = "full"
+            template = f"qa/{qa.wh.split('/')[0]}/{style}" + ("/first" if first else "")
+            examples.append(Example(prompt=prompt, response=response.replace("..", "."), kind="qa",
+                                    memory_ids=ids, template=template))
+    if "cloze" in kinds:
+        examples += _cloze(clauses, sentence_of, user, ids, mem_norm, rng)
+    if "recitation" in kinds:
+        ents = _entities(clauses, user)
+        prompts = [(f"What do you remember about {user} and {e.replace(user + ' and ', '')}?", full, "rec/entity")
+                   for e in ents[:2]]
+        if ents:
+            topic = re.sub(rf"^{re.escape(user)}(?: and |'s )", "my ", ents[0]).replace("my the ", "my ")
+            prompts.append((f"What did I tell you about {topic}?", full2, "rec/first"))
+        if rng.random() < 0.15 or not ents:
+            prompts.append((f"Tell me something you know about {user}.", full, "rec/generic"))
+        for p, r, t in prompts:
+            examples.append(Example(prompt=p, response=r, kind="recitation", memory_ids=ids, template=t))
+    return examples
+
+
+def _cloze(clauses, sentence_of, user, ids, mem_norm, rng) -> list[Example]:
+    out, used = [], set()
+    order = {"name": 0, "person": 0, "title": 0, "place": 1, "date": 1, "number": 1, "money": 1, "time": 1,
+             "quantity": 1, "thing": 2, "freq": 2}
+    slots = []
+    for cl, sent in zip(clauses, sentence_of, strict=True):
+        for c in ([cl.lead] if cl.lead else []) + cl.chunks:
+            if c.kind in order and norm(c.text) in mem_norm and c.text in sent and user not in c.text:
+                slots.append((order[c.kind], len(slots), c.text, sent))
+    prompts = ("Fill in the blank about {u}: {s}", "Complete this fact about {u}: {s}",
+               "What goes in the blank? {s}")
+    for _, _, text, sent in sorted(slots):
+        if norm(text) in used or len(out) >= MAX_CLOZE:
+            continue
+        used.add(norm(text))
+        blanked = sent.replace(text, "___", 1)
+        tmpl = prompts[(len(out) + rng.randrange(3)) % 3]
+        out.append(Example(prompt=tmpl.format(u=user, s=blanked), response=cap_first(text) + ".", kind="cloze",
+                           memory_ids=ids, template="cloze"))
+    return out
+
+
+def synthesize(memories: list[Memory], user_name: str, config: SynthConfig | None = None) -> list[Example]:
+    """Turn memories into training examples with rules only (no model, no network).
+
+    Args:
+        memories: The user's memories; each example is written from exactly one of them.
+        user_name: Display name used for the user in questions and answers (e.g. "Maya").
+        config: Seed, kinds to produce (None = qa, cloze, recitation) and the per-memory QA cap.
+
+    Returns:
+        Examples in memory order; the same inputs and seed always give the same list.
+    """
+    config = config or SynthConfig()
+    kinds = set(config.kinds) if config.kinds is not None else set(DEFAULT_KINDS)
+    user = (user_name or "the user").strip() or "the user"
+    out: list[Example] = []
+    for mem in memories:
+        out.extend(_memory_examples(mem, user, config, kinds))
+    return out
+
+
+def _main(argv: list[str]) -> int:
+    path, user = argv[0], argv[1] if len(argv) > 1 else "Maya"
+    with open(path, encoding="utf-8") as f:
+        rows = [json.loads(x) for x in f if x.strip()]
+    mems = [Memory(id=d.get("id", str(i)), text=d["text"]) for i, d in enumerate(rows)]
+    examples = synthesize(mems, user)
+    for ex in examples:
+        print(f"[{ex.memory_ids[0]}] {ex.kind:10s} {ex.template:28s} Q: {ex.prompt}\n{'':52s}A: {ex.response}")
+    print(f"{len(examples)} examples from {len(mems)} memories", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""eval: the same memories answered by every method (parametric, RAG, long-context, hybrid, base), one report."""

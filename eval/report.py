@@ -1,0 +1,400 @@
+"""Evaluation report: per-method summary, SPEC section 5 validation, report.json / report.md / plots.
+
+``summarize`` turns per-question records into the ``methods`` mapping of report.json, ``write_report`` writes
+the report files (each atomically, so a reader never sees a half-written file), ``format_table`` renders the
+plain-text table the CLI prints and ``validate_report`` checks the keys SPEC section 5 promises to readers.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["METHOD_ORDER", "format_table", "summarize", "validate_report", "write_report"]
+
+METHOD_ORDER: tuple[str, ...] = ("parametric", "rag", "long-context", "hybrid", "base")
+
+_METHOD_KEYS = ("accuracy", "exact_match", "f1", "n", "by_type", "prompt_tokens_mean", "latency_s_p50", "latency_s_p95")
+_TRAIN_KEYS = ("seconds", "examples", "tokens", "tokens_per_second", "epochs", "adapter_bytes", "memories")
+_SYNTH_KEYS = ("seconds", "examples", "by_kind")
+_GENERAL_KEYS = ("base_accuracy", "adapter_accuracy", "n")
+# Sections rendered explicitly in report.md; any other top-level key gets a generic JSON block.
+_KNOWN_SECTIONS = ("methods", "train", "synth", "general", "config", "versions")
+
+
+def _ordered_methods(names: Iterable[str]) -> list[str]:
+    """Known methods in METHOD_ORDER, then the others in order of first appearance."""
+    names = list(dict.fromkeys(names))
+    return [m for m in METHOD_ORDER if m in names] + [m for m in names if m not in METHOD_ORDER]
+
+
+def _mean(values: list[float]) -> float:
+    return float(sum(values) / len(values)) if values else 0.0
+
+
+def _numbers(records: list[dict], key: str) -> list[float]:
+    """The numeric values of ``key`` across records; missing or None values are skipped, not counted as 0."""
+    return [float(r[key]) for r in records if r.get(key) is not None]
+
+
+def summarize(records: list[dict]) -> dict[str, dict[str, Any]]:
+    """Aggregate per-question records into the SPEC section 5 ``methods`` mapping.
+
+    Args:
+        records: One dict per (method, question) with keys ``method``, ``question_id``, ``type``, ``reply``,
+            ``answers``, ``accuracy``, ``exact_match``, ``f1``, ``prompt_tokens`` and ``latency_s``. A missing
+            ``type`` counts as ``single-hop``; missing token counts or latencies are left out of their statistics.
+
+    Returns:
+        ``{method: {"accuracy", "exact_match", "f1", "n", "by_type": {type: {"accuracy", "n"}},
+        "prompt_tokens_mean", "latency_s_p50", "latency_s_p95"}}`` ordered parametric, rag, long-context,
+        hybrid, base, then any other method. Statistics with no values are ``None``.
+    """
+    grouped: dict[str, list[dict]] = {}
+    for record in records:
+        grouped.setdefault(str(record["method"]), []).append(record)
+
+    methods: dict[str, dict[str, Any]] = {}
+    for method in _ordered_methods(grouped):
+        rows = grouped[method]
+        by_type: dict[str, list[dict]] = {}
+        for row in rows:
+            by_type.setdefault(row.get("type") or "single-hop", []).append(row)
+        tokens = _numbers(rows, "prompt_tokens")
+        latencies = _numbers(rows, "latency_s")
+        methods[method] = {
+            "accuracy": _mean(_numbers(rows, "accuracy")),
+            "exact_match": _mean(_numbers(rows, "exact_match")),
+            "f1": _mean(_numbers(rows, "f1")),
+            "n": len(rows),
+            "by_type": {
+                qtype: {"accuracy": _mean(_numbers(typed, "accuracy")), "n": len(typed)}
+                for qtype, typed in sorted(by_type.items())
+            },
+            "prompt_tokens_mean": _mean(tokens) if tokens else None,
+            "latency_s_p50": float(np.percentile(latencies, 50, method="linear")) if latencies else None,
+            "latency_s_p95": float(np.percentile(latencies, 95, method="linear")) if latencies else None,
+        }
+    return methods
+
+
+def validate_report(report: dict) -> None:
+    """Check that ``report`` has every key SPEC section 5 promises to readers.
+
+    Args:
+        report: A report dict as written to report.json.
+
+    Raises:
+        ValueError: Naming the first missing (or non-object) key, e.g. ``report is missing 'train.tokens'``.
+    """
+    if not isinstance(report, dict):
+        raise ValueError("report must be a JSON object")
+
+    def section(parent: dict, key: str, where: str) -> dict:
+        if key not in parent:
+            raise ValueError(f"report is missing '{where}'")
+        if not isinstance(parent[key], dict):
+            raise ValueError(f"report key '{where}' must be an object")
+        return parent[key]
+
+    def require(parent: dict, keys: Iterable[str], prefix: str) -> None:
+        for key in keys:
+            if key not in parent:
+                raise ValueError(f"report is missing '{prefix}.{key}'")
+
+    methods = section(report, "methods", "methods")
+    for name, stats in methods.items():
+        stats = section(methods, name, f"methods.{name}")
+        require(stats, _METHOD_KEYS, f"methods.{name}")
+        if not isinstance(stats["by_type"], dict):
+            raise ValueError(f"report key 'methods.{name}.by_type' must be an object")
+    require(section(report, "train", "train"), _TRAIN_KEYS, "train")
+    require(section(report, "synth", "synth"), _SYNTH_KEYS, "synth")
+    section(report, "config", "config")
+    section(report, "versions", "versions")
+    if "general" in report:
+        require(section(report, "general", "general"), _GENERAL_KEYS, "general")
+
+
+# --------------------------------------------------------------------------------------------- formatting
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    """Numbers with fixed digits, ints as ints, None as '-', anything else as str."""
+    if value is None:
+        return "-"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def _method_rows(report: dict) -> list[list[str]]:
+    rows = []
+    for method in _ordered_methods(report.get("methods", {})):
+        s = report["methods"][method]
+        rows.append(
+            [
+                method,
+                _fmt(s.get("accuracy")),
+                _fmt(s.get("exact_match")),
+                _fmt(s.get("f1")),
+                _fmt(s.get("n")),
+                _fmt(s.get("prompt_tokens_mean"), 1),
+                _fmt(s.get("latency_s_p50")),
+                _fmt(s.get("latency_s_p95")),
+            ]
+        )
+    return rows
+
+
+def _general_drop(general: dict) -> float | None:
+    base, adapter = general.get("base_accuracy"), general.get("adapter_accuracy")
+    if base is None or adapter is None:
+        return None
+    return float(base) - float(adapter)
+
+
+def format_table(report: dict) -> str:
+    """Render the plain-text comparison table the CLI prints.
+
+    Args:
+        report: A report dict (SPEC section 5).
+
+    Returns:
+        Aligned columns method, accuracy, EM, F1, n, prompt tokens and p50 latency, then a ``train:`` line when
+        ``report["train"]`` exists and a ``general probe:`` line when ``report["general"]`` exists.
+    """
+    header = ["method", "accuracy", "EM", "F1", "n", "prompt tokens", "p50 s"]
+    rows = [row[:7] for row in _method_rows(report)]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
+
+    def line(cells: list[str]) -> str:
+        # Method names left-aligned, numbers right-aligned so decimals line up.
+        return "  ".join(
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    lines = [line(header), "  ".join("-" * w for w in widths)] + [line(r) for r in rows]
+    train = report.get("train")
+    if isinstance(train, dict):
+        lines.append(
+            f"train: {_fmt(train.get('seconds'), 1)} s, {_fmt(train.get('examples'))} examples, "
+            f"{_fmt(train.get('tokens_per_second'), 1)} tokens/s"
+        )
+    general = report.get("general")
+    if isinstance(general, dict):
+        lines.append(
+            f"general probe: base {_fmt(general.get('base_accuracy'))} -> adapter "
+            f"{_fmt(general.get('adapter_accuracy'))} (drop {_fmt(_general_drop(general))}, "
+            f"n={_fmt(general.get('n'))})"
+        )
+    return "\n".join(lines)
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    def esc(cell: Any) -> str:
+        # A literal pipe would split the cell.
+        return str(cell).replace("|", "\\|")
+
+    out = ["| " + " | ".join(esc(h) for h in header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def _kv_table(section: dict, digits: int = 3) -> str:
+    rows = [
+        [key, json.dumps(value, default=_json_default) if isinstance(value, (dict, list)) else _fmt(value, digits)]
+        for key, value in section.items()
+    ]
+    return _md_table(["key", "value"], rows)
+
+
+def _json_block(value: Any) -> str:
+    return "```json\n" + json.dumps(value, indent=2, ensure_ascii=False, default=_json_default) + "\n```"
+
+
+def render_markdown(report: dict, plots: dict[str, str] | None = None) -> str:
+    """Render report.md: methods and by-type tables, train/synth/general tables, config, versions, plots.
+
+    Args:
+        report: A report dict (SPEC section 5).
+        plots: Caption -> relative image path, embedded at the end.
+
+    Returns:
+        The Markdown text.
+    """
+    parts = ["# memory_lora evaluation report", ""]
+    methods = report.get("methods", {})
+    order = _ordered_methods(methods)
+    parts += [
+        "## Methods",
+        "",
+        _md_table(["method", "accuracy", "EM", "F1", "n", "prompt tokens", "p50 s", "p95 s"], _method_rows(report)),
+        "",
+    ]
+    types = sorted({t for m in order for t in methods[m].get("by_type", {})})
+    if types:
+        rows = []
+        for qtype in types:
+            row = [qtype]
+            for m in order:
+                cell = methods[m].get("by_type", {}).get(qtype)
+                row.append(f"{_fmt(cell.get('accuracy'))} ({cell.get('n')})" if cell else "-")
+            rows.append(row)
+        parts += [
+            "## Accuracy by question type",
+            "",
+            "Cells are accuracy (n).",
+            "",
+            _md_table(["type", *order], rows),
+            "",
+        ]
+
+    if isinstance(report.get("train"), dict):
+        parts += ["## Training", "", _kv_table(report["train"], 2), ""]
+    if isinstance(report.get("synth"), dict):
+        synth = dict(report["synth"])
+        by_kind = synth.pop("by_kind", None)
+        parts += ["## Synthetic data", "", _kv_table(synth, 2), ""]
+        if isinstance(by_kind, dict) and by_kind:
+            parts += [_md_table(["kind", "examples"], [[k, _fmt(v)] for k, v in by_kind.items()]), ""]
+    if isinstance(report.get("general"), dict):
+        general = dict(report["general"])
+        general.setdefault("drop", _general_drop(general))
+        parts += ["## General-knowledge probe (forgetting)", "", _kv_table(general), ""]
+
+    for key, title in (("config", "Config"), ("versions", "Versions")):
+        if key in report:
+            parts += [f"## {title}", "", _json_block(report[key]), ""]
+    for key in report:
+        if key not in _KNOWN_SECTIONS:
+            parts += [f"## {key}", "", _json_block(report[key]), ""]
+
+    if plots:
+        parts += ["## Plots", ""]
+        for caption, path in plots.items():
+            parts += [f"![{caption}]({path})", ""]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+# --------------------------------------------------------------------------------------------- writing
+
+
+def _json_default(value: Any) -> Any:
+    """Serialize numpy scalars/arrays and paths that callers may leave in a report or record."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)
+
+
+def _atomic_write(path: Path, write: Callable[[io.IOBase], None], binary: bool = False) -> Path:
+    """Write via a temp file in the same directory and ``os.replace`` it, so readers see old or new, never half."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": "\n"})) as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _accuracy_figure(report: dict):
+    """Bar chart of accuracy per method, plus a base-vs-adapter general-probe panel when present."""
+    from matplotlib.figure import Figure  # Figure without pyplot: Agg rendering, no global backend state.
+
+    methods = report.get("methods", {})
+    order = _ordered_methods(methods)
+    general = report.get("general") if isinstance(report.get("general"), dict) else None
+    if general:
+        fig = Figure(figsize=(9, 4))
+        ax, ax_general = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 1]})
+    else:
+        fig = Figure(figsize=(7, 4))
+        ax, ax_general = fig.subplots(), None
+
+    values = [float(methods[m].get("accuracy") or 0.0) for m in order]
+    bars = ax.bar(order, values, color="tab:blue")
+    ax.bar_label(bars, labels=[f"{v:.2f}" for v in values], padding=2)
+    ax.set_ylim(0, 1.1)
+    ax.set_ylabel("accuracy")
+    ax.set_title("Memory recall accuracy by method")
+    if not order:
+        ax.text(0.5, 0.5, "no methods", ha="center", va="center", transform=ax.transAxes)
+
+    if ax_general is not None:
+        probe = [float(general.get("base_accuracy") or 0.0), float(general.get("adapter_accuracy") or 0.0)]
+        bars = ax_general.bar(["base", "adapter"], probe, color=["tab:gray", "tab:orange"])
+        ax_general.bar_label(bars, labels=[f"{v:.2f}" for v in probe], padding=2)
+        ax_general.set_ylim(0, 1.1)
+        ax_general.set_title(f"General probe (n={general.get('n')})")
+    fig.tight_layout()
+    return fig
+
+
+def _cost_figure(report: dict):
+    """Scatter of mean prompt tokens vs accuracy, one labelled point per method."""
+    from matplotlib.figure import Figure
+
+    methods = report.get("methods", {})
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
+    plotted = 0
+    for method in _ordered_methods(methods):
+        tokens, acc = methods[method].get("prompt_tokens_mean"), methods[method].get("accuracy")
+        if tokens is None or acc is None:
+            continue
+        ax.scatter([tokens], [acc], s=50)
+        ax.annotate(method, (tokens, acc), textcoords="offset points", xytext=(5, 5))
+        plotted += 1
+    if not plotted:
+        ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlabel("prompt tokens (mean)")
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(-0.05, 1.1)
+    ax.set_title("Cost vs accuracy")
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def write_report(report: dict, out_dir: str | os.PathLike, records: list[dict] | None = None) -> dict[str, Path]:
+    """Write report.json, report.md, answers.jsonl (when ``records`` given) and the two plots to ``out_dir``.
+
+    Args:
+        report: A report dict (SPEC section 5); not validated here, so partial reports can still be written.
+        out_dir: Output directory, created if missing.
+        records: Per-question records (as given to ``summarize``), written one per line to answers.jsonl.
+
+    Returns:
+        File name -> path for every file written: ``report.json``, ``report.md``, ``accuracy_by_method.png``,
+        ``cost_vs_accuracy.png`` and, with records, ``answers.jsonl``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+
+    def save_png(name: str, fig) -> None:
+        paths[name] = _atomic_write(out / name, lambda fh: fig.savefig(fh, format="png", dpi=120), binary=True)
+
+    save_png("accuracy_by_method.png", _accuracy_figure(report))
+    save_png("cost_vs_accuracy.png", _cost_figure(report))
+
+    text = json.dumps(report, indent=2, ensure_ascii=False, default=_json_default) + "\n"
+    paths["report.json"] = _atomic_write(out / "report.json", lambda fh: fh.write(text))
+    markdown = render_markdown(
+        report, {"Accuracy by method": "accuracy_by_method.png", "Cost vs accuracy": "cost_vs_accuracy.png"}
+    )
+    paths["report.md"] = _atomic_write(out / "report.md", lambda fh: fh.write(markdown))
+    if records is not None:
+        lines = "".join(json.dumps(r, ensure_ascii=False, default=_json_default) + "\n" for r in records)
+        paths["answers.jsonl"] = _atomic_write(out / "answers.jsonl", lambda fh: fh.write(lines))
+    return paths

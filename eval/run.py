@@ -1,0 +1,156 @@
+"""The eval command: ingest memories into a fresh user, synthesize, train, answer every question with every method,
+and write report.json / report.md / plots (SPEC sections 4-5).
+
+Run: memory-lora eval --memories M.jsonl --questions Q.jsonl --out DIR
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import tempfile
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from eval.metric.memory_recall.memory_recall import score_reply
+from eval.report import format_table, summarize, validate_report, write_report
+from memory_lora import __version__, pipeline
+from memory_lora.base_model import describe
+from memory_lora.config import METHODS, RunConfig
+from memory_lora.ingest import read_memories, read_questions
+from memory_lora.records import Question
+from memory_lora.store import validate_user
+
+log = logging.getLogger(__name__)
+
+
+def bundled_general_probe() -> Path:
+    """The bundled general-knowledge probe (eval/data/general.jsonl)."""
+    return Path(str(resources.files("eval").joinpath("data/general.jsonl")))
+
+
+@dataclass
+class EvalConfig:
+    """What `memory-lora eval` runs."""
+
+    memories: str  # memories file (SPEC section 1)
+    questions: str  # questions file (SPEC section 2)
+    out: str  # output folder for report.json, report.md, plots, answers.jsonl
+    methods: list[str] = field(default_factory=lambda: list(METHODS))  # methods to compare
+    general: str | None = "bundled"  # forgetting probe file; "bundled" = eval/data/general.jsonl; None = skip
+    run: RunConfig = field(default_factory=RunConfig)  # model / lora / train / synth / answer settings
+    user: str | None = None  # user id; None = the memories' own `user` field when they share one, else "user"
+    home: str | None = None  # store to use; None = a fresh temporary home, removed afterwards
+
+    def __post_init__(self):
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown or not self.methods:
+            raise ValueError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
+        if self.general == "bundled":
+            self.general = str(bundled_general_probe())
+        if self.user is not None:
+            validate_user(self.user)
+
+
+def _user_for(memories, explicit: str | None) -> str:
+    if explicit:
+        return explicit
+    owners = {m.user for m in memories if m.user}
+    return validate_user(owners.pop()) if len(owners) == 1 else "user"
+
+
+def answer_questions(ans, questions: list[Question], methods: list[str], progress: bool = True) -> list[dict]:
+    """Per-question records for every method (batch size 1, so latency is per question)."""
+    records = []
+    bar = tqdm(total=len(questions) * len(methods), desc="answer", unit="q", disable=not progress)
+    for method in methods:
+        for q in questions:
+            reply = ans.answer(method, [q.question])[0]
+            scores = score_reply(reply.text, q.answers)
+            records.append({"method": method, "question_id": q.id, "type": q.type, "question": q.question,
+                            "reply": reply.text, "answers": q.answers, **scores,
+                            "prompt_tokens": reply.prompt_tokens, "latency_s": round(reply.latency_s, 4)})
+            bar.update(1)
+    bar.close()
+    return records
+
+
+def general_probe(ans, questions: list[Question], progress: bool = True) -> dict:
+    """Accuracy of the base model and of the adapted model on world-knowledge questions (forgetting)."""
+    texts = [q.question for q in questions]
+    result = {"n": len(questions)}
+    for label, method in (("base", "base"), ("adapter", "parametric")):
+        with tqdm(total=1, desc=f"general probe ({label})", disable=not progress) as bar:
+            replies = ans.answer(method, texts, batch_size=16)
+            bar.update(1)
+        result[f"{label}_accuracy"] = sum(score_reply(r.text, q.answers)["accuracy"]
+                                          for r, q in zip(replies, questions)) / max(1, len(questions))
+    result["drop"] = round(result["base_accuracy"] - result["adapter_accuracy"], 4)
+    return result
+
+
+def versions() -> dict:
+    """Versions of the libraries that shaped the numbers."""
+    import accelerate
+    import peft
+    import torch
+    import transformers
+
+    return {"memory_lora": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
+            "peft": peft.__version__, "accelerate": accelerate.__version__, "python": platform.python_version()}
+
+
+def run_eval(cfg: EvalConfig, progress: bool = True) -> dict:
+    """Run the whole comparison and write the report; returns the report dict."""
+    memories = read_memories(cfg.memories)
+    questions = read_questions(cfg.questions)
+    general = read_questions(cfg.general) if cfg.general else []
+    user = _user_for(memories, cfg.user)
+    with tempfile.TemporaryDirectory(prefix="memory-lora-eval-") as tmp:
+        home = cfg.home or tmp
+        pipeline.ingest(home, user, [cfg.memories])
+        trained = pipeline.train(home, user, cfg.run, progress=progress)
+        ans = pipeline.answerer(home, user, cfg.run)
+        try:
+            start = time.perf_counter()
+            records = answer_questions(ans, questions, cfg.methods, progress)
+            answer_seconds = time.perf_counter() - start
+            general_result = general_probe(ans, general, progress) if general else None
+        finally:
+            pipeline.release(ans)
+    synth = trained["synth"]
+    report = {
+        "methods": summarize(records),
+        "train": trained["train"],
+        "synth": {"seconds": synth["seconds"], "examples": synth["examples"], "by_kind": synth["by_kind"],
+                  "backend": synth.get("backend", "rules")},
+        "config": {"base_model": describe(cfg.run.model), "lora": cfg.run.to_dict()["lora"], "seed": cfg.run.train.seed,
+                   "run": cfg.run.to_dict(), "memories_file": str(cfg.memories), "questions_file": str(cfg.questions),
+                   "general_file": cfg.general, "user": user, "questions": len(questions)},
+        "versions": versions(),
+        "answer_seconds": round(answer_seconds, 2),
+    }
+    if general_result is not None:
+        report["general"] = general_result
+    validate_report(report)
+    write_report(report, cfg.out, records)
+    return report
+
+
+def demo_files() -> tuple[Path, Path]:
+    """The bundled example user's memories and held-out questions."""
+    root = resources.files("memory_lora").joinpath("examples/demo")
+    return Path(str(root.joinpath("memories.jsonl"))), Path(str(root.joinpath("questions.jsonl")))
+
+
+def run_demo(out: str, run: RunConfig | None = None, progress: bool = True) -> dict:
+    """The whole pipeline on the bundled example user; prints the comparison table."""
+    memories, questions = demo_files()
+    report = run_eval(EvalConfig(memories=str(memories), questions=str(questions), out=out, run=run or RunConfig()),
+                      progress=progress)
+    print(format_table(report))
+    return report

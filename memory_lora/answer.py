@@ -1,0 +1,96 @@
+"""Answering a question about a user with each method: parametric, rag, long-context, hybrid, base.
+
+- parametric: the user's adapter, the question alone.
+- rag: the base model, the top-k retrieved memories in the prompt.
+- long-context: the base model, every memory in the prompt (oldest dropped, with a warning, past the budget).
+- hybrid: the user's adapter plus the retrieved memories.
+- base: the base model, the question alone (the floor).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from memory_lora.config import METHODS, AnswerConfig
+from memory_lora.generation import Reply, generate
+from memory_lora.prompts import chat_prompt, context_prompt
+from memory_lora.records import Memory
+from memory_lora.retrieval import MemoryIndex, load_embedder
+
+log = logging.getLogger(__name__)
+ADAPTER_METHODS = ("parametric", "hybrid")
+
+
+@dataclass
+class Answerer:
+    """Answers questions about one user with any method.
+
+    Attributes:
+        model: The base model, or a PeftModel carrying the user's adapter (needed by parametric and hybrid).
+        tokenizer: Its tokenizer.
+        memories: The user's stored memories (for rag, long-context, hybrid).
+        name: The user's display name used in context prompts.
+        config: Answer settings.
+        system_prompt: Same prompt format as training.
+    """
+
+    model: object
+    tokenizer: object
+    memories: list[Memory]
+    name: str
+    config: AnswerConfig = field(default_factory=AnswerConfig)
+    system_prompt: str | None = ""
+    _index: MemoryIndex | None = None
+    _warned: bool = False
+
+    @property
+    def has_adapter(self) -> bool:
+        return hasattr(self.model, "disable_adapter")
+
+    def index(self) -> MemoryIndex:
+        if self._index is None:
+            self._index = MemoryIndex.build(self.memories, load_embedder(self.config.embedder))
+        return self._index
+
+    def _long_context(self, question: str) -> str:
+        budget = self.config.long_context_max_tokens
+        if budget is None:
+            limit = getattr(self.model.config, "max_position_embeddings", 2048)
+            budget = limit - self.config.max_new_tokens
+        kept = list(self.memories)
+        prompt = chat_prompt(self.tokenizer, context_prompt(question, kept, self.name), self.system_prompt)
+        while kept and len(self.tokenizer(prompt, add_special_tokens=False)["input_ids"]) > budget:
+            kept = kept[max(1, len(kept) // 10) :]  # drop the oldest tenth until it fits
+            prompt = chat_prompt(self.tokenizer, context_prompt(question, kept, self.name), self.system_prompt)
+        if len(kept) < len(self.memories) and not self._warned:
+            log.warning("long-context: %d of %d memories fit in %d prompt tokens; the oldest were dropped",
+                        len(kept), len(self.memories), budget)
+            self._warned = True
+        return prompt
+
+    def prompt(self, method: str, question: str) -> str:
+        """The rendered prompt a method sends to the model."""
+        if method in ("parametric", "base"):
+            text = question
+        elif method in ("rag", "hybrid"):
+            text = context_prompt(question, self.index().search(question, self.config.rag_top_k), self.name)
+        elif method == "long-context":
+            return self._long_context(question)
+        else:
+            raise ValueError(f"unknown method {method!r} (expected one of {', '.join(METHODS)})")
+        return chat_prompt(self.tokenizer, text, self.system_prompt)
+
+    def _adapter(self, method: str):
+        if method in ADAPTER_METHODS:
+            if not self.has_adapter:
+                raise ValueError(f"method {method!r} needs a trained adapter; run `memory-lora train USER` first")
+            return contextlib.nullcontext()
+        return self.model.disable_adapter() if self.has_adapter else contextlib.nullcontext()
+
+    def answer(self, method: str, questions: list[str], batch_size: int = 1) -> list[Reply]:
+        """Answer each question with one method (batch_size 1 gives honest per-question latency)."""
+        prompts = [self.prompt(method, q) for q in questions]
+        with self._adapter(method):
+            return generate(self.model, self.tokenizer, prompts, self.config.max_new_tokens, batch_size)

@@ -1,0 +1,156 @@
+"""The `memory-lora` command line (SPEC section 4). Thin: each subcommand parses flags into config and calls one
+library function. Exit code 0 on success, 2 on bad input with a one-line message.
+
+Run: memory-lora --help
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from memory_lora.config import METHODS, RunConfig, default_home
+
+
+def _run_config(args) -> RunConfig:
+    """--config FILE plus the flags that override it."""
+    config = RunConfig.load(getattr(args, "config", None))
+    if getattr(args, "base_model", None):
+        config.model.base_model = args.base_model
+    if getattr(args, "seed", None) is not None:
+        config.train.seed = config.synth.seed = args.seed
+    if getattr(args, "replay_ratio", None) is not None:
+        config.train.replay_ratio = args.replay_ratio
+    if getattr(args, "epochs", None) is not None:
+        config.train.epochs = args.epochs
+    for section in (config.model, config.lora, config.train, config.synth, config.answer):
+        section.__post_init__()  # re-validate after overrides
+    return config
+
+
+def cmd_ingest(args) -> None:
+    from memory_lora import pipeline
+
+    result = pipeline.ingest(args.home, args.user, args.files)
+    print(f"{args.user}: {result['added']} memories added, {result['skipped']} duplicates skipped")
+
+
+def cmd_synth(args) -> None:
+    from memory_lora import pipeline
+
+    stats = pipeline.synth(args.home, args.user, _run_config(args))
+    kinds = ", ".join(f"{k} {v}" for k, v in stats["by_kind"].items())
+    print(f"{args.user}: {stats['examples']} examples ({kinds}) in {stats['path']}")
+
+
+def cmd_train(args) -> None:
+    from memory_lora import pipeline
+
+    result = pipeline.train(args.home, args.user, _run_config(args))
+    t = result["train"]
+    print(f"{args.user}: adapter v{result['version']} at {result['path']} "
+          f"({t['examples']} examples, {t['seconds']} s, {t['tokens_per_second']} tokens/s, loss {t['final_loss']})")
+
+
+def cmd_ask(args) -> None:
+    from memory_lora import pipeline
+
+    config = _run_config(args)
+    ans = pipeline.answerer(args.home, args.user, config, need_adapter=args.method in ("parametric", "hybrid"))
+    reply = ans.answer(args.method, [args.question])[0]
+    print(reply.text)
+
+
+def cmd_eval(args) -> None:
+    from eval.report import format_table
+    from eval.run import EvalConfig, run_eval
+
+    general = None if args.general in ("none", "") else args.general
+    cfg = EvalConfig(memories=args.memories, questions=args.questions, out=args.out,
+                     methods=[m.strip() for m in args.methods.split(",") if m.strip()], general=general,
+                     run=_run_config(args), user=args.user)
+    report = run_eval(cfg)
+    print(format_table(report))
+    print(f"report: {Path(args.out) / 'report.md'}")
+
+
+def cmd_demo(args) -> None:
+    from eval.run import run_demo
+
+    run_demo(args.out, _run_config(args))
+    print(f"report: {Path(args.out) / 'report.md'}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="memory-lora", description="Per-user LoRA memory: ingest, synth, train, "
+                                     "ask, eval against RAG and long context.")
+    parser.add_argument("--home", default=None, help="store folder (default $MEMORY_LORA_HOME, else ./.memory_lora)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p, train_flags=True):
+        p.add_argument("--config", help="run config file (JSON or YAML; see memory_lora/config.py)")
+        p.add_argument("--base-model", help="base model: smollm2-135m-instruct (bundled GGUF), a folder or a hub id")
+        if train_flags:
+            p.add_argument("--seed", type=int, help="seed for synthesis and training")
+            p.add_argument("--replay-ratio", type=float, help="share of replay examples in training (0 disables)")
+            p.add_argument("--epochs", type=int, help="training epochs")
+
+    p = sub.add_parser("ingest", help="add memories to a user's store")
+    p.add_argument("user")
+    p.add_argument("files", nargs="+", help="JSONL memories, plain text (one per line) or chat transcripts")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("synth", help="memories -> training dataset")
+    p.add_argument("user")
+    p.add_argument("--backend", choices=["rules"], default="rules", help="synthesis backend")
+    common(p)
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("train", help="dataset -> new adapter version")
+    p.add_argument("user")
+    common(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("ask", help="answer a question about a user")
+    p.add_argument("user")
+    p.add_argument("question")
+    p.add_argument("--method", choices=METHODS, default="parametric")
+    common(p, train_flags=False)
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("eval", help="compare every method on a memories/questions pair and write a report")
+    p.add_argument("--memories", required=True)
+    p.add_argument("--questions", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS))
+    p.add_argument("--general", default="bundled", help="forgetting probe questions ('bundled' or 'none')")
+    p.add_argument("--user", help="user id for the temporary store (default: the memories' user)")
+    common(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("demo", help="the whole pipeline on the bundled example user")
+    p.add_argument("--out", default="demo-report", help="report folder (default ./demo-report)")
+    common(p)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    args.home = str(args.home or default_home())
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        args.func(args)
+    except (ValueError, FileNotFoundError) as e:  # bad input: one line, exit 2 (InputError is a ValueError)
+        print(f"memory-lora {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

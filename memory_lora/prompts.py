@@ -1,0 +1,72 @@
+"""Chat formatting shared by training and inference, so the adapter sees at answer time exactly what it learned on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from memory_lora.records import Memory
+
+CONTEXT_INSTRUCTION = "Answer the question using these memories about {name}."
+
+
+def display_name(user: str) -> str:
+    """How a user id is written in prompts and synthesized questions ("maya" -> "Maya", "ann_lee" -> "Ann Lee")."""
+    return " ".join(part.capitalize() for part in user.replace("_", " ").replace("-", " ").split()) or user
+
+
+def _messages(user_text: str, system_prompt: str | None) -> list[dict]:
+    messages = [{"role": "user", "content": user_text}]
+    if system_prompt is not None:
+        # An explicit (possibly empty) system turn replaces templates' default system prompts, which would
+        # otherwise cost every training example and every question their length in tokens.
+        messages.insert(0, {"role": "system", "content": system_prompt})
+    return messages
+
+
+def chat_prompt(tokenizer, user_text: str, system_prompt: str | None = "") -> str:
+    """Render one user turn plus the assistant header, ready for generation.
+
+    Args:
+        tokenizer: A Hugging Face tokenizer; its chat template is used when it has one.
+        user_text: The user message.
+        system_prompt: "" for an empty system turn, None for the template's default, else the text.
+    """
+    if getattr(tokenizer, "chat_template", None):
+        try:
+            return tokenizer.apply_chat_template(
+                _messages(user_text, system_prompt), tokenize=False, add_generation_prompt=True
+            )
+        except Exception:  # some templates reject a system role; fall back to the user turn alone
+            if system_prompt is None:
+                raise
+            return tokenizer.apply_chat_template(
+                _messages(user_text, None), tokenize=False, add_generation_prompt=True
+            )
+    prefix = f"{system_prompt}\n\n" if system_prompt else ""
+    return f"{prefix}User: {user_text}\nAssistant:"
+
+
+def encode_example(tokenizer, prompt: str, response: str, system_prompt: str | None, max_length: int) -> dict:
+    """Tokenize a (prompt, response) pair for training with loss only on the response and its end token.
+
+    Returns:
+        {"input_ids": [...], "labels": [...]} where prompt positions are -100. The end is cut when longer than
+        max_length, so a truncated example keeps its prompt and loses the tail of its response.
+    """
+    prompt_ids = tokenizer(chat_prompt(tokenizer, prompt, system_prompt), add_special_tokens=False)["input_ids"]
+    response_ids = tokenizer(response, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    input_ids = (prompt_ids + response_ids)[:max_length]
+    labels = ([-100] * len(prompt_ids) + response_ids)[:max_length]
+    return {"input_ids": input_ids, "labels": labels}
+
+
+def format_memory(memory: Memory) -> str:
+    """One memory as a context line: the date (when known) and the raw text."""
+    date = (memory.time or "")[:10]
+    return f"- [{date}] {memory.text}" if date else f"- {memory.text}"
+
+
+def context_prompt(question: str, memories: Sequence[Memory], name: str) -> str:
+    """User message for methods that put memories in the prompt (rag, long-context, hybrid)."""
+    lines = "\n".join(format_memory(m) for m in memories)
+    return f"{CONTEXT_INSTRUCTION.format(name=name)}\n{lines}\n\nQuestion: {question}"
