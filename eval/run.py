@@ -88,7 +88,7 @@ def general_probe(ans, questions: list[Question], progress: bool = True) -> dict
             replies = ans.answer(method, texts, batch_size=16)
             bar.update(1)
         result[f"{label}_accuracy"] = sum(score_reply(r.text, q.answers)["accuracy"]
-                                          for r, q in zip(replies, questions)) / max(1, len(questions))
+                                          for r, q in zip(replies, questions, strict=True)) / max(1, len(questions))
     result["drop"] = round(result["base_accuracy"] - result["adapter_accuracy"], 4)
     return result
 

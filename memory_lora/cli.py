@@ -26,6 +26,8 @@ def _run_config(args) -> RunConfig:
         config.train.replay_ratio = args.replay_ratio
     if getattr(args, "epochs", None) is not None:
         config.train.epochs = args.epochs
+    if getattr(args, "backend", None):
+        config.synth.backend = args.backend
     for section in (config.model, config.lora, config.train, config.synth, config.answer):
         section.__post_init__()  # re-validate after overrides
     return config
@@ -60,7 +62,10 @@ def cmd_ask(args) -> None:
 
     config = _run_config(args)
     ans = pipeline.answerer(args.home, args.user, config, need_adapter=args.method in ("parametric", "hybrid"))
-    reply = ans.answer(args.method, [args.question])[0]
+    try:
+        reply = ans.answer(args.method, [args.question])[0]
+    finally:
+        pipeline.release(ans)  # the base model is cached process-wide; in-process callers must get it back clean
     print(reply.text)
 
 

@@ -122,7 +122,7 @@ class SynthConfig:
 
     def __post_init__(self):
         if self.backend not in ("rules",):
-            raise ValueError(f"synth.backend must be 'rules' (hf and openai teachers are not built yet), got {self.backend!r}")
+            raise ValueError(f"synth.backend must be 'rules' (hf and openai teachers come later), got {self.backend!r}")
         if self.max_qa_per_memory < 1:
             raise ValueError(f"synth.max_qa_per_memory must be >= 1, got {self.max_qa_per_memory}")
 

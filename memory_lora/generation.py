@@ -52,7 +52,7 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 40, bat
             )
             elapsed = (time.perf_counter() - t0) / len(chunk)
             new = out[:, enc["input_ids"].shape[1] :]
-            for row, mask in zip(new, enc["attention_mask"]):
+            for row, mask in zip(new, enc["attention_mask"], strict=True):
                 ends = (row == tokenizer.eos_token_id).nonzero()
                 n = int(ends[0]) if len(ends) else len(row)
                 replies.append(

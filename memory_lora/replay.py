@@ -38,7 +38,7 @@ def _complete_sentences(text: str) -> str:
 
 
 def replay_pool(model, tokenizer, base_key: str, system_prompt: str | None, cache_dir: str | os.PathLike,
-                prompts: list[str] | None = None, max_new_tokens: int = 64) -> list[Example]:
+                prompts: list[str] | None = None, max_new_tokens: int = 40) -> list[Example]:
     """Self-distilled replay examples: each prompt answered greedily by the frozen base, cached on disk.
 
     Args:
@@ -61,7 +61,7 @@ def replay_pool(model, tokenizer, base_key: str, system_prompt: str | None, cach
         batch = 16
         for start in tqdm(range(0, len(rendered), batch), desc="replay answers (once per base model)", unit="batch"):
             replies = generate(model, tokenizer, rendered[start : start + batch], max_new_tokens, batch_size=batch)
-            for prompt, reply in zip(prompts[start : start + batch], replies):
+            for prompt, reply in zip(prompts[start : start + batch], replies, strict=True):
                 text = reply.text if reply.finished else _complete_sentences(reply.text)
                 if text:
                     rows.append({"prompt": prompt, "response": text})

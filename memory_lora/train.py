@@ -51,7 +51,12 @@ def tokenize_examples(examples: Sequence[Example], tokenizer, system_prompt: str
         enc = encode_example(tokenizer, row["prompt"], row["response"], system_prompt, max_length)
         return {**enc, "length": len(enc["input_ids"])}
 
-    return ds.map(encode, remove_columns=["prompt", "response"], desc="tokenize", keep_in_memory=True)
+    ds = ds.map(encode, remove_columns=["prompt", "response"], desc="tokenize", keep_in_memory=True)
+    # A prompt that fills max_length leaves no answer token to learn from (and a batch of only those has no loss).
+    kept = ds.filter(lambda row: any(x != -100 for x in row["labels"]), keep_in_memory=True)
+    if len(kept) < len(ds):
+        log.warning("%d example(s) dropped: prompt alone reaches train.max_length=%d", len(ds) - len(kept), max_length)
+    return kept
 
 
 def length_grouped_batches(lengths: Sequence[int], batch_size: int, seed: int) -> list[list[int]]:
@@ -133,9 +138,21 @@ def train_lora(model, tokenizer, examples: Sequence[Example], config: RunConfig,
         raise ValueError("train.mixed_precision=fp16 needs a CUDA device; use auto, bf16 or no on CPU")
     accelerator = Accelerator(mixed_precision=precision, cpu=device.type == "cpu")
     data = tokenize_examples(examples, tokenizer, config.model.system_prompt, tc.max_length)
-    lengths = data["length"]
+    if len(data) == 0:
+        raise ValueError(f"every example is longer than train.max_length={tc.max_length}")
 
     peft_model = add_lora(model, config)
+    try:
+        return _fit(peft_model, tokenizer, data, config, accelerator, precision, progress)
+    except BaseException:
+        peft_model.unload()  # the base model is cached process-wide: give it back without LoRA layers
+        raise
+
+
+def _fit(peft_model, tokenizer, data, config: RunConfig, accelerator, precision: str, progress: bool):
+    """The optimisation loop of train_lora."""
+    tc = config.train
+    lengths = data["length"]
     peft_model.train()
     trainable = [p for p in peft_model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=tc.learning_rate, weight_decay=tc.weight_decay)
@@ -151,9 +168,10 @@ def train_lora(model, tokenizer, examples: Sequence[Example], config: RunConfig,
     start = time.perf_counter()
     for epoch in range(tc.epochs):
         batches = length_grouped_batches(lengths, tc.batch_size, tc.seed * 1000 + epoch)
-        loader = accelerator.prepare_data_loader(
-            torch.utils.data.DataLoader(rows, batch_sampler=batches, collate_fn=lambda b: collate(b, tokenizer.pad_token_id))
+        loader = torch.utils.data.DataLoader(
+            rows, batch_sampler=batches, collate_fn=lambda b: collate(b, tokenizer.pad_token_id)
         )
+        loader = accelerator.prepare_data_loader(loader)
         epoch_losses = []
         for batch in loader:
             with accelerator.autocast():
