@@ -61,9 +61,9 @@ def encode_example(tokenizer, prompt: str, response: str, system_prompt: str | N
 
 
 def format_memory(memory: Memory) -> str:
-    """One memory as a context line: the date (when known) and the raw text."""
-    date = (memory.time or "")[:10]
-    return f"- [{date}] {memory.text}" if date else f"- {memory.text}"
+    """One memory as a context line. Dates are left out: on the demo user a "[2023-04-02]" prefix cut the 135M
+    reader's RAG accuracy (0.30 -> 0.20 on 20 questions) and costs ~8 tokens a memory."""
+    return f"- {memory.text}"
 
 
 def context_prompt(question: str, memories: Sequence[Memory], name: str) -> str:
