@@ -3,7 +3,8 @@
 Runs `eval.run.run_eval` with the bundled base model and rules synthesis, pinned to the training settings this bar
 was verified with (lr 1e-3, 6 epochs, replay 0.2, up to 24 QA per memory), on tests/data/mini_memories.jsonl (six
 facts about one user) and tests/data/mini_questions.jsonl (one held-out PARAPHRASED question per fact: the wording
-never appears in the training data). Several minutes on CPU (GGUF conversion, replay answers, training); run with `python -m pytest tests/test_integration.py --runslow`.
+never appears in the training data). Several minutes on CPU (GGUF conversion, replay answers, training); run with
+`python -m pytest tests/test_integration.py --runslow`.
 """
 
 from __future__ import annotations
