@@ -103,6 +103,7 @@ def train(home: str | Path, user: str, config: RunConfig, progress: bool = True)
     Returns:
         {"version", "path", "train": train metrics incl. adapter_bytes and memories, "synth": synth stats}.
     """
+    memories = user_memories(home, user)
     synth_stats = synth(home, user, config)
     ds = load_dataset_dir(Path(synth_stats["path"]) / "data")
     memory_examples = _examples(ds)
@@ -111,7 +112,6 @@ def train(home: str | Path, user: str, config: RunConfig, progress: bool = True)
     pool = replay_pool(model, tokenizer, base_key, config.model.system_prompt, cache_root(config.model)) \
         if config.train.replay_ratio > 0 else []
     examples = mix_replay(memory_examples, pool, config.train.replay_ratio, config.train.seed)
-    memories = user_memories(home, user)
     peft_model, metrics = train_lora(model, tokenizer, examples, config, progress=progress)
     try:
         metrics["memories"] = len(memories)
