@@ -13,16 +13,22 @@ import json
 import random
 import re
 import sys
+from dataclasses import dataclass
 
-from data_synth.grammar import NOUN_SYNONYMS, VERB_SYNONYMS, cap_first, norm, replace_outside_quotes, verb_info
+from data_synth.abstention import abstention_examples
+from data_synth.cot import cot_examples
+from data_synth.grammar import cap_first, norm, replace_outside_quotes, verb_info
 from data_synth.normalise import split_clauses, third_person_sentences, to_second_person
-from data_synth.questions import QA, ClauseQuestions
+from data_synth.paraphrase import in_situ, lexical_variants
+from data_synth.questions import QA, ClauseQuestions, _short
 from data_synth.schema import Example
 from data_synth.slots import Clause, analyse
+from data_synth.temporal import date_forms, dated_text
 from memory_lora.config import SynthConfig
 from memory_lora.records import Memory
 
-DEFAULT_KINDS = ("qa", "cloze", "recitation")
+# "paraphrase" is not an example kind but a switch: many wordings per slot (on) or one (off, for ablations).
+DEFAULT_KINDS = ("qa", "paraphrase", "cloze", "recitation", "temporal", "abstention", "cot")
 MAX_CLOZE = 3
 POSSESS_VERBS = {"keep", "have", "own", "drive", "play", "carry", "ride", "wear", "use", "adopt", "buy"}
 FIRST_AUX = {"does": "do", "is": "am", "has": "have", "doesn't": "don't", "was": "was", "did": "did"}
@@ -50,19 +56,15 @@ def _to_first(question: str, user: str) -> str:
         return f"I {m.group(1)}{info[0] if info and info[1] == 'pres' and info[0] != 'be' else m.group(2)}"
 
     q = replace_outside_quotes(q, rf"\b{u}\s+((?:really |always |never |usually |especially )?)([a-z]+s)\b", subj_verb)
+    # A statement-shaped question ("Maya graduated in what year?"): the user as subject becomes "I".
+    q = replace_outside_quotes(q, rf"(^|, )(?:the user|{u})\s+(is|was|has)\b",
+                               lambda m: m.group(1) + {"is": "I am", "was": "I was", "has": "I have"}[m.group(2)])
+    q = replace_outside_quotes(q, rf"(^|, ){u}(?=\s+[a-z]+ed\b|\s+(?:ran|went|got|made|took|met|won|saw|bought|"
+                                  rf"broke|wrote|read|left|began|gave|came|drove|ate|drank|sang|swam|flew|spent)\b)",
+                               lambda m: m.group(1) + "I")
     q = replace_outside_quotes(q, rf"\b{u}\b", "me")
     q = re.sub(r"^my\b", "My", q)
     return q if q != question else ""
-
-
-def _synonym_variant(question: str, clause: Clause) -> str:
-    """Swap one word for a synonym from the hand-written tables ("move" -> "relocate", "bike" -> "bicycle")."""
-    verb = clause.verb.split()[0] if clause.verb and " " not in clause.verb else ""
-    for word, subs in list(NOUN_SYNONYMS.items()) + ([(verb, VERB_SYNONYMS[verb])] if verb in VERB_SYNONYMS else []):
-        pat = rf"\b{re.escape(word)}\b"
-        if re.search(pat, question):
-            return replace_outside_quotes(question, pat, lambda _m, w=subs[0]: w) if question.count(word) == 1 else ""
-    return ""
 
 
 def _resolve(clauses: list[str], user: str) -> list[Clause]:
@@ -135,33 +137,60 @@ def _select(cands: list[QA], cap: int) -> list[QA]:
     return out
 
 
-def _memory_examples(mem: Memory, user: str, config: SynthConfig, kinds: set[str]) -> list[Example]:
-    rng = random.Random(_seed(config.seed, f"{mem.id}\x1f{mem.text}"))
-    sentences = third_person_sentences(mem.text, user)
-    full = " ".join(sentences)
-    if len(norm(full).split()) < 2:
-        return []
-    full2 = " ".join(to_second_person(s, user) for s in sentences)
-    ids = [mem.id]
+@dataclass
+class Analysis:
+    """One memory read by the rules: its third-person sentences and clauses (text dated when episodic)."""
+
+    memory: Memory
+    text: str
+    sentences: list[str]
+    clauses: list[Clause]
+    sentence_of: list[str]
+
+
+def analyse_memory(mem: Memory, user: str, dated: bool = True) -> Analysis:
+    """Third-person sentences and analysed clauses of one memory (`dated`: prefix an episodic memory's date)."""
+    text = dated_text(mem.text, mem.kind, mem.time) if dated else mem.text
+    sentences = third_person_sentences(text, user)
     clauses: list[Clause] = []
     sentence_of: list[str] = []
     for s in sentences:
         for cl in _resolve(split_clauses(s, user), user):
             clauses.append(cl)
             sentence_of.append(s)
+    return Analysis(mem, text, sentences, clauses, sentence_of)
+
+
+def _slot_kinds(cl: Clause) -> dict[str, str]:
+    kinds = {f"c{i}:{c.text}": c.kind for i, c in enumerate(cl.chunks)}
+    if cl.lead is not None:
+        kinds["lead"] = cl.lead.kind
+    return kinds
+
+
+def _memory_examples(an: Analysis, user: str, config: SynthConfig, kinds: set[str]) -> list[Example]:
+    mem, sentences, clauses, sentence_of = an.memory, an.sentences, an.clauses, an.sentence_of
+    rng = random.Random(_seed(config.seed, f"{mem.id}\x1f{mem.text}"))
+    full = " ".join(sentences)
+    if len(norm(full).split()) < 2:
+        return []
+    full2 = " ".join(to_second_person(s, user) for s in sentences)
+    ids = [mem.id]
     examples: list[Example] = []
-    mem_norm = norm(mem.text)
+    mem_norm = norm(an.text)
     if "qa" in kinds:
         cands: list[QA] = []
         origin: dict[int, tuple[Clause, str]] = {}
+        slot_kind: dict[str, str] = {}
         for cl, sent in zip(clauses, sentence_of, strict=True):
+            slot_kind.update(_slot_kinds(cl))
             qs = ClauseQuestions(cl).all()
-            extra = []
+            if "paraphrase" in kinds:
+                qs += in_situ(cl, lambda c: _short(c, user))
+                qs += [v for qa in qs for v in lexical_variants(qa)]
             for qa in qs:
-                syn = _synonym_variant(qa.question, cl)
-                if syn and norm(qa.short) not in norm(syn):
-                    extra.append(QA(syn, qa.short, qa.group, qa.wh + "/syn"))
-            for qa in qs + extra:
+                if slot_kind.get(qa.group.split("/")[0]) == "date" and "temporal" not in kinds:
+                    continue
                 if not qa.short or norm(qa.short) in mem_norm:
                     origin[id(qa)] = (cl, sent)
                     cands.append(qa)
@@ -170,6 +199,8 @@ def _memory_examples(mem: Memory, user: str, config: SynthConfig, kinds: set[str
             for i, tmpl in enumerate(tmpls):
                 # One group for all entities: entity questions take one slot per round, not one per entity.
                 cands.append(QA(tmpl.format(e=e), "", "entity", f"entity{(i + j) % 3}"))
+        if "paraphrase" not in kinds:  # one wording per slot: the ablation baseline
+            cands = [qa for i, qa in enumerate(cands) if qa.group not in {x.group for x in cands[:i]}]
         picked = _select(cands, config.max_qa_per_memory)
         offset = rng.randrange(4)
         for n, qa in enumerate(picked):
@@ -183,15 +214,20 @@ def _memory_examples(mem: Memory, user: str, config: SynthConfig, kinds: set[str
             elif person == "user":
                 prompt = _to_user(qa.question, user)
             first = prompt != qa.question and person == "first"
+            is_date = slot_kind.get(qa.group.split("/")[0]) == "date"
             if short_style:
-                response = cap_first(qa.short.strip()) + "."
+                short = qa.short.strip()
+                if is_date:  # teach the date in several spellings ("14 May 2024", "May 14, 2024", "2024-05-14")
+                    forms = date_forms(short)
+                    short = forms[n % len(forms)]
+                response = cap_first(short) + "."
                 style = "short"
             else:
                 response = to_second_person(sent, user) if first else sent
                 style = "full"
             template = f"qa/{qa.wh.split('/')[0]}/{style}" + ("/first" if first else "")
-            examples.append(Example(prompt=prompt, response=response.replace("..", "."), kind="qa",
-                                    memory_ids=ids, template=template))
+            examples.append(Example(prompt=prompt, response=response.replace("..", "."),
+                                    kind="temporal" if is_date else "qa", memory_ids=ids, template=template))
     if "cloze" in kinds:
         examples += _cloze(clauses, sentence_of, user, ids, mem_norm, rng)
     if "recitation" in kinds:
@@ -234,9 +270,9 @@ def synthesize(memories: list[Memory], user_name: str, config: SynthConfig | Non
     """Turn memories into training examples with rules only (no model, no network).
 
     Args:
-        memories: The user's memories; each example is written from exactly one of them.
+        memories: The user's memories; each example names the memories it was written from.
         user_name: Display name used for the user in questions and answers (e.g. "Maya").
-        config: Seed, kinds to produce (None = qa, cloze, recitation) and the per-memory QA cap.
+        config: Seed, kinds to produce (None = all of DEFAULT_KINDS) and the per-memory caps.
 
     Returns:
         Examples in memory order; the same inputs and seed always give the same list.
@@ -244,9 +280,16 @@ def synthesize(memories: list[Memory], user_name: str, config: SynthConfig | Non
     config = config or SynthConfig()
     kinds = set(config.kinds) if config.kinds is not None else set(DEFAULT_KINDS)
     user = (user_name or "the user").strip() or "the user"
+    analysed = [analyse_memory(mem, user, dated="temporal" in kinds) for mem in memories]
     out: list[Example] = []
-    for mem in memories:
-        out.extend(_memory_examples(mem, user, config, kinds))
+    for an in analysed:
+        out.extend(_memory_examples(an, user, config, kinds))
+    if "cot" in kinds:
+        out += cot_examples([(an.memory.id, an.clauses) for an in analysed],
+                            {an.memory.id: an.sentences for an in analysed}, user, config.cot_per_pair, config.seed)
+    if "abstention" in kinds:
+        n = round(config.abstention_per_memory * len(memories))
+        out += abstention_examples([m.text for m in memories], user, n, config.seed)
     return out
 
 
@@ -254,10 +297,12 @@ def _main(argv: list[str]) -> int:
     path, user = argv[0], argv[1] if len(argv) > 1 else "Maya"
     with open(path, encoding="utf-8") as f:
         rows = [json.loads(x) for x in f if x.strip()]
-    mems = [Memory(id=d.get("id", str(i)), text=d["text"]) for i, d in enumerate(rows)]
+    mems = [Memory(id=d.get("id", str(i)), text=d["text"], time=d.get("time"), kind=d.get("kind", "semantic"))
+            for i, d in enumerate(rows)]
     examples = synthesize(mems, user)
     for ex in examples:
-        print(f"[{ex.memory_ids[0]}] {ex.kind:10s} {ex.template:28s} Q: {ex.prompt}\n{'':52s}A: {ex.response}")
+        ids = ",".join(ex.memory_ids) or "-"
+        print(f"[{ids}] {ex.kind:10s} {ex.template:28s} Q: {ex.prompt}\n{'':52s}A: {ex.response}")
     print(f"{len(examples)} examples from {len(mems)} memories", file=sys.stderr)
     return 0
 

@@ -8,8 +8,11 @@ from dataclasses import asdict, dataclass, field
 # qa: a question about one slot of a memory, answered short or in a full sentence.
 # cloze: the memory with one slot blanked, answered with the slot.
 # recitation: "what do you remember about X" style prompts answered with the memory text itself.
+# temporal: a question about when something happened, the date taught in several spellings.
+# abstention: a question about the user that no memory answers, answered "I don't know".
+# cot: a two-hop question across memories sharing an entity, answered with a short reasoning chain.
 # replay: generic instructions answered by the frozen base model (added by memory_lora.replay, not by synthesis).
-KINDS = ("qa", "cloze", "recitation", "replay")
+KINDS = ("qa", "cloze", "recitation", "temporal", "abstention", "cot", "replay")
 
 
 @dataclass(frozen=True)

@@ -122,12 +122,21 @@ class SynthConfig:
     kinds: list[str] | None = None
     # Cap on QA examples per memory (the most varied are kept first).
     max_qa_per_memory: int = 24
+    # "I don't know" examples per memory (about topics no memory mentions), e.g. 0.5 -> 20 for 40 memories.
+    abstention_per_memory: float = 0.5
+    # Most chain-of-thought two-hop examples per pair of memories sharing an entity.
+    cot_per_pair: int = 4
 
     def __post_init__(self):
         if self.backend not in ("rules",):
             raise ValueError(f"synth.backend must be 'rules' (hf and openai teachers come later), got {self.backend!r}")
         if self.max_qa_per_memory < 1:
             raise ValueError(f"synth.max_qa_per_memory must be >= 1, got {self.max_qa_per_memory}")
+        if self.abstention_per_memory < 0 or self.cot_per_pair < 0:
+            raise ValueError("synth.abstention_per_memory and synth.cot_per_pair must be >= 0")
+        allowed = {"qa", "paraphrase", "cloze", "recitation", "temporal", "abstention", "cot"}
+        if self.kinds is not None and not set(self.kinds) <= allowed:
+            raise ValueError(f"synth.kinds must be among {sorted(allowed)}, got {self.kinds}")
 
 
 @dataclass

@@ -1,0 +1,100 @@
+"""Extra wordings for every slot, so no fact is taught in only one or two phrasings.
+
+Two generic transforms, used by data_synth.rules on top of the per-slot templates of data_synth.questions:
+- in-situ questions: the clause with the slot replaced by a wh-phrase ("Maya is allergic to what?",
+  "Maya's sister Åsa works as a glacier surveyor based where?");
+- lexical variants: every word of the question found in data_synth.synonyms swapped for each of its synonyms.
+Used as a library; not run directly.
+"""
+
+from __future__ import annotations
+
+import re
+
+from data_synth.grammar import norm, replace_outside_quotes
+from data_synth.questions import QA
+from data_synth.slots import Chunk, Clause
+from data_synth.synonyms import SYNONYMS
+
+PLACE_PREPS = {"in", "at", "to", "near", "into", "based in", "based at", "from", "on"}
+MAX_LEXICAL_PER_QUESTION = 3
+# Phrases that only qualify another slot ("away from the lift", "rather than tea"): not asked about.
+SKIP_PREPS = {"subject", "away from", "rather than", "of", "instead of"}
+
+
+def _wh_phrases(c: Chunk) -> list[tuple[str, bool]]:
+    """wh-phrases that can stand where the chunk stands; True when the phrase replaces the preposition too."""
+    k, prep = c.kind, c.prep
+    if k in ("place", "name") and prep in PLACE_PREPS:
+        return [("where", prep != "from"), ("which place", False)] if prep != "from" else [("where", False)]
+    if k in ("person", "title") and prep not in ("called",):
+        return [("who" if prep == "" else "whom", False)]
+    if k == "date":
+        year_only = bool(re.fullmatch(r"(?:19|20)\d{2}", c.text))
+        return [("when", prep in ("on", "in", "")), ("what year" if year_only else "what date", False)]
+    if k == "time":
+        return [("what time", prep == "at")]
+    if k == "money":
+        return [("how much", False)]
+    if k in ("quantity", "number"):
+        return [("how much" if k == "quantity" else "what number", False)]
+    if k == "duration":
+        return [("how long", prep in ("for",))]
+    if k == "freq":
+        return [("how often", True)]
+    if k == "reason":
+        return [("why", True)]
+    if k == "thing" and prep not in ("called", "subject"):
+        return [("what", False)]
+    return []
+
+
+def in_situ(cl: Clause, short_of) -> list[QA]:
+    """Echo questions: the clause with one slot replaced by a wh-phrase.
+
+    Args:
+        cl: An analysed clause; its `text` must contain each chunk's text.
+        short_of: Function chunk -> short answer text (as data_synth.questions does it).
+
+    Returns:
+        One or two questions per slot, grouped with the template questions of the same slot.
+    """
+    out: list[QA] = []
+    text = cl.text.strip().rstrip(".!")
+    chunks = [("lead", cl.lead)] if cl.lead is not None else []
+    chunks += [(f"c{i}:{c.text}", c) for i, c in enumerate(cl.chunks)]
+    for group, c in chunks:
+        if c.prep in SKIP_PREPS or c.kind in ("purpose", "condition") or c.text not in text:
+            continue
+        if cl.copula and c.prep == "" and c.kind == "thing" and not re.match(r"(?i)(a|an|the)\s", c.text):
+            continue  # adjective complement ("is allergic to ..."): the phrase after it is the slot
+        short = short_of(c)
+        for wh, eat_prep in _wh_phrases(c):
+            prep = c.prep.lower() if c.prep not in ("", "every", "subject", "because") else ""
+            found = re.search(rf"(?i)\b{re.escape(prep)}\s+{re.escape(c.text)}", text) if prep else None
+            target = found.group(0) if eat_prep and found else c.text
+            if c.kind == "reason" and f"because {c.text}" in text:
+                target = f"because {c.text}"
+            q = text.replace(target, wh, 1)
+            if q.startswith(wh):  # the slot led the clause: a plain wh-question needs no echo form
+                continue
+            q = re.sub(r"\s+,", ",", q)
+            if norm(short) and norm(short) not in norm(q) and len(q) < 200:
+                out.append(QA(q[:1].upper() + q[1:] + "?", short, group, f"insitu-{wh}"))
+    return out
+
+
+def lexical_variants(qa: QA, limit: int = MAX_LEXICAL_PER_QUESTION) -> list[QA]:
+    """Copies of `qa` with one word swapped for a synonym (each synonym of each known word, up to `limit`)."""
+    out: list[QA] = []
+    for word, subs in SYNONYMS.items():
+        pat = rf"\b{re.escape(word)}\b"
+        if not re.search(pat, qa.question):
+            continue
+        for sub in subs:
+            q = replace_outside_quotes(qa.question, pat, lambda _m, s=sub: s)
+            if q != qa.question and (not qa.short or norm(qa.short) not in norm(q)):
+                out.append(QA(q, qa.short, qa.group, qa.wh + "/syn"))
+            if len(out) >= limit:
+                return out
+    return out

@@ -1,0 +1,68 @@
+"""A hand-written thesaurus of everyday personal-life words, for rewording synthesized questions.
+
+Written by hand because no WordNet with its data installs offline from PyPI here (`wn` and `nltk` download their
+data at run time). Entries are generic (home, work, family, health, travel, money, hobbies, food, time), each word
+mapped to near-synonyms that fit in a question without changing its meaning. Inflected forms are separate keys,
+because questions are rewritten by whole-word replacement. Used by data_synth.paraphrase.
+"""
+
+from __future__ import annotations
+
+_GROUPS = [
+    # places and home
+    "city|town", "town|city", "village|town", "flat|apartment", "apartment|flat|home", "house|home",
+    "home|house", "neighbourhood|area|district", "street|road", "shop|store", "store|shop",
+    "cafe|coffee shop", "café|coffee shop", "restaurant|place to eat", "office|workplace|work",
+    "workplace|office|work", "gym|fitness centre|health club", "clinic|medical centre|practice",
+    "hospital|clinic", "university|college", "school|college", "country|nation", "island|isle",
+    "beach|shore", "lake|loch", "floor|storey|level", "lift|elevator", "elevator|lift",
+    "based|located", "located|based|situated", "live|reside|stay", "lives|resides|stays",
+    "living|residing", "moved|relocated", "move|relocate", "relocate|move",
+    # people and family
+    "friend|pal|mate", "friends|pals", "closest|best", "sister|sibling", "brother|sibling", "mother|mum|mom",
+    "mum|mother", "mom|mother", "father|dad", "dad|father", "grandmother|granny|grandma", "grandfather|grandpa",
+    "partner|significant other", "wife|spouse", "husband|spouse", "boss|manager|supervisor",
+    "manager|boss", "colleague|coworker", "coworker|colleague", "neighbour|neighbor", "neighbor|neighbour",
+    "doctor|physician|GP", "dentist|dental surgeon", "teacher|tutor|instructor", "landlord|landlady|owner",
+    "kid|child", "child|kid", "children|kids", "kids|children", "daughter|child", "son|child",
+    # work and study
+    "job|work|occupation", "works|is employed", "profession|occupation|line of work",
+    "occupation|job|profession", "company|employer|firm", "employer|company", "career|profession",
+    "studied|majored in", "study|major in", "degree|qualification", "exam|test", "test|exam",
+    "course|class", "class|course", "lessons|classes", "teaches|gives lessons in|instructs in",
+    "teach|give lessons in", "paper|article", "conference|meeting|symposium",
+    # things and money
+    "car|vehicle|motor", "bike|bicycle|cycle", "bicycle|bike", "phone|mobile|cell phone", "mobile|phone",
+    "backpack|rucksack|bag", "bag|backpack", "code|PIN|combination", "password|passcode", "money|cash",
+    "price|cost", "cost|price", "won|got|received", "bought|purchased|got", "buy|purchase|get", "win|get|receive",
+    "break|injure|fracture", "visit|go to|see", "meet|get to know", "run|complete|do",
+    "paid|spent", "gift|present", "present|gift", "book|novel", "novel|book", "film|movie", "movie|film",
+    "song|track|tune", "band|group", "instrument|musical instrument", "pet|animal", "cat|kitty", "dog|pup",
+    "called|named|known as", "named|called", "network|WiFi|wireless network",
+    # food, health, habits
+    "favourite|favorite|preferred", "favorite|favourite|preferred", "food|dish|meal", "dish|meal",
+    "snack|nibble", "allergic|sensitive", "allergy|intolerance",
+    "medicine|medication|meds", "medication|medicine", "injured|hurt|broke", "broke|fractured|injured",
+    "ill|sick", "sick|ill", "likes|enjoys|is fond of", "like|enjoy|love", "love|adore|like", "loves|adores",
+    "enjoy|like", "enjoys|likes", "prefer|like|favour", "prefers|likes|favours", "hate|dislike|can't stand",
+    "hates|dislikes|detests", "dislike|hate", "dislikes|hates", "usually|normally|typically",
+    "often|frequently", "every|each", "weekly|every week", "daily|every day",
+    "evening|night",     # events and time
+    "trip|journey|visit", "holiday|vacation|break", "vacation|holiday", "race|run", "marathon|race",
+    "finish|complete", "finished|completed", "ran|completed|did", "visited|went to|saw", "went|travelled",
+    "travelled|traveled|went", "met|got to know", "started|began", "start|begin", "began|started",
+    "birthday|date of birth", "wedding|marriage ceremony",
+    "recently|lately", "last|previous",
+    # verbs of having and doing
+    "have|own|keep", "own|have|possess", "owns|has|possesses", "drives|has|uses",
+    "drive|use", "uses|relies on", "use|rely on", "keeps|has", "keep|have", "carries|keeps|has",
+    "carry|keep|have", "wears|has on", "plays|performs on", "play|perform on", "reads|is reading",
+    "watch|see|view", "watches|sees", "feeds|gives food to", "waters|gives water to", "water|give water to",
+    "wants|would like|wishes", "need|require",
+    "needs|requires", "get|receive", "gets|receives", ]
+
+SYNONYMS: dict[str, list[str]] = {}
+for _g in _GROUPS:
+    _word, *_subs = _g.split("|")
+    SYNONYMS.setdefault(_word, [])
+    SYNONYMS[_word] += [s for s in _subs if s not in SYNONYMS[_word]]
