@@ -201,7 +201,8 @@ def strip_symbols(text: str) -> str:
 
 # Note-taking prefixes that are not part of the fact: "btw", "Note:", "fyi", "reminder:", "todo -", "ps".
 PREFIX_RE = re.compile(
-    r"^(?:(?:btw|by the way|fyi|fwiw|ps|p\.s\.|nb|n\.b\.|oh and|just so you know|heads up)\b[\s:,\-–]*"
+    r"^(?:(?:user|human)\s*:\s*"  # a chat line pasted with its speaker label
+    r"|(?:btw|by the way|fyi|fwiw|ps|p\.s\.|nb|n\.b\.|oh and|just so you know|heads up)\b[\s:,\-–]*"
     r"|(?:note|reminder|todo|to-do|to do|remember|important|update|memo|info|fact)\s*[:\-–]+\s*)",
     re.IGNORECASE,
 )

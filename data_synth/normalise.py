@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from data_synth.grammar import (
+    ADJECTIVES,
     ADVERBS,
     DETERMINERS,
     MODALS,
@@ -25,6 +26,7 @@ from data_synth.grammar import (
     third_singular,
     verb_info,
 )
+from data_synth.slots import DATE_RE
 
 _ADV = "|".join(sorted(ADVERBS))
 # Lower-case nouns that often start a terse note about the user's own things ("dentist is Dr. Sato").
@@ -32,6 +34,13 @@ OWNED_NOUNS = {"dentist", "doctor", "gym", "bike", "car", "phone", "password", "
                "flat", "apartment", "locker", "code", "pin", "favourite", "favorite", "email", "passport", "cat",
                "dog", "home", "office", "desk", "room", "username", "blood", "shoe", "size", "landlord", "boss"}
 COPULAS = {"is", "are", "was", "were"}
+# Adjectives that open a terse note about the user's state ("Allergic to amoxicillin").
+STATE_ADJECTIVES = {"allergic", "intolerant", "vegetarian", "vegan", "afraid", "scared", "married", "engaged",
+                    "single", "pregnant", "diabetic", "colourblind", "colorblind", "left-handed", "right-handed"}
+# Chat filler at the end of a line, not part of the fact.
+TRAILING_FILLER = re.compile(r"[\s,]+(?:lol|haha+|lmao|xx+|:\)|:D|pls remind me|please remind me)\W*$", re.I)
+# "Physio for the ankle: Gareth Pryce" (a label, then its value) and "Switched gyms: I boulder at ..." (a topic).
+HEADLINE_RE = re.compile(r"^([^:]{3,60}?):\s+(\S.*)$")
 INDEFINITES = {"anything", "something", "nothing", "everything", "anyone", "someone", "everyone", "it", "them",
                "things", "stuff", "more", "less", "off", "away", "back"}
 
@@ -89,6 +98,22 @@ def _add_subject(sentence: str, user: str, todo: bool) -> str:
         return lead + sentence
     has_copula = any(w in COPULAS for w in head4[1:])
     info = verb_info(first)
+    if first in STATE_ADJECTIVES:  # "Allergic to amoxicillin" -> "Maya is allergic to amoxicillin"
+        return lead + f"{user} is " + sentence[:1].lower() + sentence[1:]
+    date_lead = re.match(r"(On [^,]{3,40},\s*)(.*)$", sentence)
+    if date_lead and not lead:  # "On 12 Aug 2023, ran the 10k" -> "On 12 Aug 2023, Maya ran the 10k"
+        rest = _add_subject(date_lead.group(2), user, todo)
+        return date_lead.group(1) + (rest if rest != date_lead.group(2) else date_lead.group(2))
+    i = 0
+    while i < len(words) - 1 and (words[i].lower() in ADVERBS or re.fullmatch(r"[A-Za-z]{3,}ly", words[i])):
+        i += 1
+    word = words[i].lower().strip(",")
+    vinfo = verb_info(word)
+    nxt = words[i + 1].lower() if i + 1 < len(words) else ""
+    past = (vinfo and vinfo[1] == "past") or (re.fullmatch(r"[a-z]{3,}ed", word) and word not in ADJECTIVES
+                                               and (nxt in PREPOSITIONS or nxt in DETERMINERS))
+    if not has_copula and past and not lead:  # diary style: "Joined a gym today", "Landed in Hamilton"
+        return " ".join([user] + [w.lower() for w in words[:i]] + [word] + words[i + 1:])
     if not has_copula and (first in ADVERBS or first in MODALS or is_base_verb(first) or (info and info[1] == "pres")):
         i = 0
         while i < len(words) - 1 and words[i].lower() in ADVERBS:
@@ -117,12 +142,36 @@ def _add_subject(sentence: str, user: str, todo: bool) -> str:
     return lead + sentence
 
 
+def _headline_split(sentences: list[str]) -> list[str]:
+    """"Label: value" -> "Label is value"; "Did something: more" -> two sentences; "12 Aug 2023: ran" -> "On ..."."""
+    out = []
+    for sentence in sentences:
+        m = HEADLINE_RE.match(sentence)
+        if m and DATE_RE.fullmatch(m.group(1).strip()):
+            out.append(f"On {m.group(1).strip()}, {m.group(2).strip()}")
+            continue
+        if not m or re.search(r"\d$", m.group(1)) or re.match(r"(?i)(on|in|at|since)\b", m.group(1)):
+            out.append(sentence)  # "at 10:30" and "in 2019: ..." stay as written
+            continue
+        head, tail = m.group(1).strip(), m.group(2).strip()
+        head_words = [w.lower().strip(",") for w in head.split()]
+        tail_first = tail.split()[0].lower()
+        has_verb = any(verb_info(w) and w not in OWNED_NOUNS for w in head_words)
+        if has_verb or tail_first in PRONOUNS or verb_info(tail_first):
+            out += [head, tail]
+        else:
+            out.append(f"{head} is {tail}")
+    return out
+
+
 def third_person_sentences(text: str, user: str) -> list[str]:
     """The memory as a list of clean third-person sentences about `user`, each ending in punctuation."""
     text, todo = strip_prefixes(strip_symbols(text))
     out = []
-    for sentence in split_sentences(text):
-        sentence = sentence.strip().rstrip(".!?;").strip()
+    text = re.sub(r"(?i)\b(he|she|it|that|there)'s\b", r"\1 is", text)
+    text = re.sub(r"'s (called|named)\b", r" is \1", text)  # "my cat's called Pixel"
+    for sentence in _headline_split(split_sentences(text)):
+        sentence = TRAILING_FILLER.sub("", sentence.strip()).rstrip(".!?;").strip()
         if not re.search(r"\w", sentence):
             continue
         sentence = _add_subject(first_to_third(sentence, user), user, todo)

@@ -24,6 +24,7 @@ from data_synth.questions import QA, ClauseQuestions, _short
 from data_synth.schema import Example
 from data_synth.slots import Clause, analyse
 from data_synth.temporal import date_forms, dated_text
+from data_synth.updates import Update, find_updates, update_response
 from memory_lora.config import SynthConfig
 from memory_lora.records import Memory
 
@@ -168,7 +169,21 @@ def _slot_kinds(cl: Clause) -> dict[str, str]:
     return kinds
 
 
-def _memory_examples(an: Analysis, user: str, config: SynthConfig, kinds: set[str]) -> list[Example]:
+def _update_examples(prompt: str, up: Update, old_sent: str, new_sent: str, ids: list[str], n: int) -> list[Example]:
+    """A superseded slot: the plain and "now" questions get the new value, "before" the old one."""
+    q = prompt.rstrip("?")
+    out = []
+    for text, now, tag in ((prompt, True, "plain"), (f"{q} now?", True, "now"), (f"{q} before?", False, "before")):
+        short = up.new if now else up.old
+        response = (cap_first(short) + ".") if (n + len(out)) % 2 == 0 else update_response(old_sent, new_sent,
+                                                                                            now, short)
+        out.append(Example(prompt=text, response=response, kind="temporal", memory_ids=ids + [up.new_id],
+                           template=f"update/{tag}"))
+    return out
+
+
+def _memory_examples(an: Analysis, user: str, config: SynthConfig, kinds: set[str],
+                     updates: dict[str, tuple[Update, str]] | None = None) -> list[Example]:
     mem, sentences, clauses, sentence_of = an.memory, an.sentences, an.clauses, an.sentence_of
     rng = random.Random(_seed(config.seed, f"{mem.id}\x1f{mem.text}"))
     full = " ".join(sentences)
@@ -225,6 +240,10 @@ def _memory_examples(an: Analysis, user: str, config: SynthConfig, kinds: set[st
             else:
                 response = to_second_person(sent, user) if first else sent
                 style = "full"
+            if updates and qa.group in updates and qa.short:  # superseded: teach old as past, new as current
+                up, new_sent = updates[qa.group]
+                examples += _update_examples(prompt, up, sent, new_sent, ids, n)
+                continue
             template = f"qa/{qa.wh.split('/')[0]}/{style}" + ("/first" if first else "")
             examples.append(Example(prompt=prompt, response=response.replace("..", "."),
                                     kind="temporal" if is_date else "qa", memory_ids=ids, template=template))
@@ -281,9 +300,14 @@ def synthesize(memories: list[Memory], user_name: str, config: SynthConfig | Non
     kinds = set(config.kinds) if config.kinds is not None else set(DEFAULT_KINDS)
     user = (user_name or "the user").strip() or "the user"
     analysed = [analyse_memory(mem, user, dated="temporal" in kinds) for mem in memories]
+    superseded: dict[str, dict[str, tuple[Update, str]]] = {}
+    if "temporal" in kinds:
+        by_id = {an.memory.id: an for an in analysed}
+        for up in find_updates([(an.memory.id, an.text, an.memory.time, an.clauses) for an in analysed], user):
+            superseded.setdefault(up.old_id, {})[up.group] = (up, " ".join(by_id[up.new_id].sentences))
     out: list[Example] = []
     for an in analysed:
-        out.extend(_memory_examples(an, user, config, kinds))
+        out.extend(_memory_examples(an, user, config, kinds, superseded.get(an.memory.id)))
     if "cot" in kinds:
         out += cot_examples([(an.memory.id, an.clauses) for an in analysed],
                             {an.memory.id: an.sentences for an in analysed}, user, config.cot_per_pair, config.seed)

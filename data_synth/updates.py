@@ -1,0 +1,93 @@
+"""Knowledge updates: when a later memory supersedes an earlier one, the latest value wins.
+
+Two memories are an update pair when the later one (by `time`, else by order) talks about the same topic
+(shared content words, with a few topic classes such as home/live/moved or phone/mobile/number) and carries an
+update cue ("now", "switched", "moved", "new", "no longer", ...). The earlier memory's slots of the kind the later
+one restates (a place, a number, a name) are then
+superseded: its plain questions are answered with the new value, and "before"/"used to" questions keep the old.
+These are rules, so they miss updates phrased with no shared word; a teacher backend can do better.
+Used by data_synth.rules; not run directly.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from data_synth.grammar import cap_first, norm
+from data_synth.slots import Clause
+
+CUES = re.compile(r"\b(now|switched|switch|moved|move|changed|new|no longer|cancell?ed|instead|any ?more|"
+                  r"replaced|for good|quit|left)\b", re.I)
+TOPIC_CLASSES = {
+    "home": {"live", "lives", "living", "moved", "move", "house", "flat", "apartment", "place", "address", "home"},
+    "phone": {"phone", "mobile", "number", "sim", "cell"},
+    "job": {"work", "works", "job", "employer", "sonographer", "position", "role", "hired"},
+    "gym": {"gym", "gyms", "membership", "climb", "boulder"},
+    "weight": {"weigh", "weighs", "weighed", "weight", "kg", "kilos"},
+}
+STOP = set("the a an and or but with from into onto this that these those have has had been being were was "
+           "about after before there their they them then than when what which while will would could should "
+           "says said said just still also very really first ever today yesterday month year years week".split())
+SLOT_KINDS = {"place", "name", "number", "quantity", "money", "person", "time"}
+
+
+@dataclass(frozen=True)
+class Update:
+    """Memory `new_id` supersedes slot `group` (value `old`) of memory `old_id` with value `new`."""
+
+    old_id: str
+    new_id: str
+    group: str
+    old: str
+    new: str
+    kind: str
+
+
+def _topics(text: str, user: str) -> set[str]:
+    words = {w for w in re.findall(r"[a-zA-Z][a-zA-Z'-]{2,}", text.lower()) if w not in STOP and w != user.lower()}
+    stems = {re.sub(r"(?:'s|s|ed|ing)$", "", w) for w in words}
+    classes = {f"#{name}" for name, members in TOPIC_CLASSES.items() if words & members}
+    return stems | classes
+
+
+def _slots(clauses: list[Clause]) -> list[tuple[str, str, str]]:
+    """(group, text, kind) of every slot a question can ask about."""
+    out = []
+    for cl in clauses:
+        for i, c in enumerate(cl.chunks):
+            kind = "place" if c.kind == "name" and c.prep in ("in", "at", "to", "on") else c.kind
+            if kind in SLOT_KINDS and c.prep not in ("subject", "called"):
+                out.append((f"c{i}:{c.text}", c.text, kind))
+    return out
+
+
+def find_updates(memories: list[tuple[str, str, str | None, list[Clause]]], user: str) -> list[Update]:
+    """Update pairs among (id, text, time, clauses), oldest first by time then order."""
+    order = sorted(range(len(memories)), key=lambda i: (memories[i][2] or "", i))
+    out: list[Update] = []
+    for a_pos, ia in enumerate(order):
+        a_id, a_text, _, a_clauses = memories[ia]
+        a_top = _topics(a_text, user)
+        for ib in order[a_pos + 1:]:
+            b_id, b_text, _, b_clauses = memories[ib]
+            shared = a_top & _topics(b_text, user)
+            b_kinds = {k for _, _, k in _slots(b_clauses)}
+            if not shared or not CUES.search(b_text):
+                continue
+            b_norm = norm(b_text)
+            for group, text, kind in _slots(a_clauses):
+                new = next((t for _, t, k in _slots(b_clauses) if k == kind and norm(t) not in norm(a_text)), "")
+                if kind in b_kinds and new and norm(text) not in b_norm:
+                    out.append(Update(a_id, b_id, group, text, new, kind))
+    # Only the latest value of a slot is current: keep, per old slot, the update from the newest memory.
+    latest: dict[tuple[str, str], Update] = {}
+    for u in out:
+        latest[(u.old_id, u.group)] = u
+    return list(latest.values())
+
+
+def update_response(old_sentence: str, new_sentence: str, now: bool, short: str) -> str:
+    """The reply that teaches both values in time order; `now` selects which one the question asks for."""
+    answer = f"Now: {short}." if now else f"Before: {short}."
+    return f"{cap_first(answer)} Earlier: {old_sentence.rstrip('.')}. Later: {new_sentence.rstrip('.')}."
