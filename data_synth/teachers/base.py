@@ -170,12 +170,9 @@ def _replies(teacher, prompts: list[str]) -> list[str | Exception]:
     """Every prompt's reply, or the exception its call raised (batched when the teacher supports it)."""
     many = getattr(teacher, "generate_many", None)
     if callable(many):
-        try:
-            return list(many(prompts))
-        except TeacherConfigError:
-            raise
-        except Exception as e:  # noqa: BLE001 - a batch failure is counted for each memory in it
-            return [e] * len(prompts)
+        # Batched backends are local models: their failures (missing model, out of memory) do not heal on the
+        # next memory, so they propagate instead of being counted.
+        return list(many(prompts))
     out: list[str | Exception] = []
     consecutive = 0
     for prompt in prompts:

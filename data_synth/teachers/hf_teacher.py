@@ -14,6 +14,7 @@ import json
 import logging
 import sys
 
+from data_synth.teachers.base import TeacherConfigError
 from memory_lora.config import ModelConfig
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class HFTeacher:
             model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
             tokenizer = AutoTokenizer.from_pretrained(path)
         except OSError as e:  # missing folder / not in the offline cache: one line, not a traceback
-            raise ValueError(f"cannot load teacher model {self.model_id!r}: {str(e).splitlines()[0]}") from None
+            raise TeacherConfigError(f"cannot load teacher model {self.model_id!r}: {str(e).splitlines()[0]}") from None
         if "device_map" not in kwargs:
             model.to(self.device if self.device != "auto" else ("cuda" if cuda else "cpu"))
         if tokenizer.pad_token is None:
