@@ -5,6 +5,10 @@ Usage:
     ds = build_dataset(memories, "Maya", SynthConfig(seed=0))
     save_dataset(ds, "out/synth")          # atomic: written to a temp sibling, then renamed into place
 Demo: `python -m data_synth.dataset memory_lora/examples/demo/memories.jsonl Maya OUT_DIR`.
+
+How the dataset was made travels inside it: `ds.info.description` is a JSON object
+`{"memory_lora.synth": {"backend": "openai", "dropped": {"ungrounded": 3, ...}}}` (DatasetInfo has no free-form
+metadata field; the description survives save_to_disk / load_from_disk and row operations). `synth_info(ds)` reads it.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pathlib import Path
 
 import datasets
 
-from data_synth.rules import synthesize
+from data_synth.teachers import synthesize_with_backend
 from memory_lora.config import SynthConfig
 from memory_lora.records import Memory
 
@@ -31,20 +35,26 @@ FEATURES = datasets.Features({
 })
 
 
-def build_dataset(memories: list[Memory], user_name: str, config: SynthConfig | None = None) -> datasets.Dataset:
-    """Synthesize examples and return them as a Dataset.
+INFO_KEY = "memory_lora.synth"
+
+
+def build_dataset(memories: list[Memory], user_name: str, config: SynthConfig | None = None,
+                  teacher=None) -> datasets.Dataset:
+    """Synthesize examples with the configured backend and return them as a Dataset.
 
     Args:
         memories: The user's memories.
         user_name: Display name of the user ("Maya").
-        config: Synthesis settings (backend must be "rules"); None = defaults.
+        config: Synthesis settings (backend rules, hf or openai); None = defaults.
+        teacher: A teacher object to use instead of the one config.backend names (see data_synth.teachers).
 
     Returns:
         Dataset with columns id, kind, prompt, response, memory_ids (list of str), template; rows sorted by
         (first memory id, kind, id) so the order never depends on generation details; duplicate ids dropped.
+        The backend and the teacher's drop counts are kept in the dataset info (see `synth_info`).
     """
     config = config or SynthConfig()
-    examples = synthesize(memories, user_name, config)
+    examples, dropped = synthesize_with_backend(memories, user_name, config, teacher=teacher)
     rows, seen = [], set()
     for ex in sorted(examples, key=lambda e: (e.memory_ids[0] if e.memory_ids else "", e.kind, e.id)):
         if ex.id in seen:  # identical prompt+response from two rules: keep one so weights stay even
@@ -53,17 +63,33 @@ def build_dataset(memories: list[Memory], user_name: str, config: SynthConfig | 
         rows.append({"id": ex.id, "kind": ex.kind, "prompt": ex.prompt, "response": ex.response,
                      "memory_ids": list(ex.memory_ids), "template": ex.template})
     columns = {c: [r[c] for r in rows] for c in COLUMNS}
-    return datasets.Dataset.from_dict(columns, features=FEATURES)
+    backend = config.backend if teacher is None else getattr(teacher, "name", "custom")
+    description = json.dumps({INFO_KEY: {"backend": backend, "dropped": dropped}}, sort_keys=True)
+    return datasets.Dataset.from_dict(columns, info=datasets.DatasetInfo(description=description, features=FEATURES))
+
+
+def synth_info(ds: datasets.Dataset) -> dict:
+    """{"backend": name, "dropped": {reason: n}} recorded by build_dataset; {} for datasets made elsewhere."""
+    try:
+        info = json.loads(ds.info.description or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return info.get(INFO_KEY, {}) if isinstance(info, dict) else {}
 
 
 def dataset_stats(ds: datasets.Dataset) -> dict:
-    """Counts: {"examples": n, "by_kind": {kind: n}, "by_memory": {memory_id: n}} (keys sorted)."""
+    """Counts: {"examples": n, "by_kind": {kind: n}, "by_memory": {memory_id: n}, "dropped": {reason: n}}.
+
+    "dropped" holds the QA pairs or teacher replies a teacher backend produced and validation rejected, by reason
+    (data_synth.teachers.validate.REASONS); it is {} for the rules backend. Keys are sorted.
+    """
     by_kind = Counter(ds["kind"]) if len(ds) else Counter()
     by_memory: Counter = Counter()
     for ids in ds["memory_ids"] if len(ds) else []:
         for mid in ids:
             by_memory[mid] += 1
-    return {"examples": len(ds), "by_kind": dict(sorted(by_kind.items())), "by_memory": dict(sorted(by_memory.items()))}
+    return {"examples": len(ds), "by_kind": dict(sorted(by_kind.items())), "by_memory": dict(sorted(by_memory.items())),
+            "dropped": dict(sorted(synth_info(ds).get("dropped", {}).items()))}
 
 
 def save_dataset(ds: datasets.Dataset, directory: str | os.PathLike) -> Path:

@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from memory_lora.config import METHODS, RunConfig, default_home
+from memory_lora.config import METHODS, SYNTH_BACKENDS, RunConfig, default_home
 
 
 def _run_config(args) -> RunConfig:
@@ -28,6 +28,8 @@ def _run_config(args) -> RunConfig:
         config.train.epochs = args.epochs
     if getattr(args, "backend", None):
         config.synth.backend = args.backend
+    if getattr(args, "teacher_model", None):
+        config.synth.teacher_model = args.teacher_model
     for section in (config.model, config.lora, config.train, config.synth, config.answer):
         section.__post_init__()  # re-validate after overrides
     return config
@@ -45,7 +47,9 @@ def cmd_synth(args) -> None:
 
     stats = pipeline.synth(args.home, args.user, _run_config(args))
     kinds = ", ".join(f"{k} {v}" for k, v in stats["by_kind"].items())
-    print(f"{args.user}: {stats['examples']} examples ({kinds}) in {stats['path']}")
+    dropped = stats.get("dropped") or {}
+    note = f"; teacher output dropped: {', '.join(f'{k} {v}' for k, v in dropped.items())}" if dropped else ""
+    print(f"{args.user}: {stats['examples']} examples ({kinds}) in {stats['path']}{note}")
 
 
 def cmd_train(args) -> None:
@@ -103,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--seed", type=int, help="seed for synthesis and training")
             p.add_argument("--replay-ratio", type=float, help="share of replay examples in training (0 disables)")
             p.add_argument("--epochs", type=int, help="training epochs")
+            # On train/eval/demo too: they synthesize (or re-use) the dataset for exactly these settings.
+            p.add_argument("--backend", choices=SYNTH_BACKENDS, help="synthesis backend (default rules); hf and "
+                           "openai add teacher-written QA pairs, see data_synth/teachers")
+            p.add_argument("--teacher-model", help="teacher: model folder or hub id (hf), model name (openai)")
 
     p = sub.add_parser("ingest", help="add memories to a user's store")
     p.add_argument("user")
@@ -111,7 +119,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("synth", help="memories -> training dataset")
     p.add_argument("user")
-    p.add_argument("--backend", choices=["rules"], default="rules", help="synthesis backend")
     common(p)
     p.set_defaults(func=cmd_synth)
 

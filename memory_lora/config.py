@@ -14,6 +14,7 @@ from pathlib import Path
 DEFAULT_BASE_MODEL = "smollm2-135m-instruct"
 ALL_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 METHODS = ("parametric", "rag", "long-context", "hybrid", "base")
+SYNTH_BACKENDS = ("rules", "hf", "openai")
 
 
 def default_home() -> Path:
@@ -116,9 +117,12 @@ class TrainConfig:
 class SynthConfig:
     """Memory text -> training examples."""
 
-    backend: str = "rules"  # only the offline deterministic "rules" backend exists so far
+    # "rules": offline deterministic synthesizer. "hf": a local causal LM writes QA pairs (teacher_model = folder or
+    # hub id; meant for a GPU and a 7B-class instruct model). "openai": an OpenAI-compatible endpoint writes them
+    # (URL and key from MEMORY_LORA_TEACHER_URL / MEMORY_LORA_TEACHER_KEY; see data_synth/teachers/).
+    backend: str = "rules"
     seed: int = 0
-    # Example kinds to produce (see data_synth.schema.KINDS); None = all.
+    # Example kinds to produce (see data_synth.schema.KINDS); None = all. Teachers only write "qa".
     kinds: list[str] | None = None
     # Cap on QA examples per memory (the most varied are kept first).
     max_qa_per_memory: int = 24
@@ -126,10 +130,21 @@ class SynthConfig:
     abstention_per_memory: float = 0.5
     # Most chain-of-thought two-hop examples per pair of memories sharing an entity.
     cot_per_pair: int = 4
+    # Teacher model: hf folder / hub id, or the openai model name (else $MEMORY_LORA_TEACHER_MODEL).
+    teacher_model: str | None = None
+    # QA pairs asked of the teacher per memory; at most this many valid pairs are kept per memory.
+    teacher_pairs: int = 8
+    # Reply length cap of one teacher call (one call per memory).
+    teacher_max_new_tokens: int = 512
+    # "add": teacher examples are added to the rules examples (a teacher may return few valid pairs);
+    # "only": teacher examples alone.
+    teacher_mix: str = "add"
+    # Besides the short answer, add a full-sentence example per kept pair (the memory sentence as the reply).
+    teacher_full: bool = True
 
     def __post_init__(self):
-        if self.backend not in ("rules",):
-            raise ValueError(f"synth.backend must be 'rules' (hf and openai teachers come later), got {self.backend!r}")
+        if self.backend not in SYNTH_BACKENDS:
+            raise ValueError(f"synth.backend must be one of {', '.join(SYNTH_BACKENDS)}, got {self.backend!r}")
         if self.max_qa_per_memory < 1:
             raise ValueError(f"synth.max_qa_per_memory must be >= 1, got {self.max_qa_per_memory}")
         if self.abstention_per_memory < 0 or self.cot_per_pair < 0:
@@ -137,6 +152,14 @@ class SynthConfig:
         allowed = {"qa", "paraphrase", "cloze", "recitation", "temporal", "abstention", "cot"}
         if self.kinds is not None and not set(self.kinds) <= allowed:
             raise ValueError(f"synth.kinds must be among {sorted(allowed)}, got {self.kinds}")
+        if self.backend == "hf" and not self.teacher_model:
+            raise ValueError("synth.backend 'hf' needs synth.teacher_model (--teacher-model): a model folder or hub id")
+        if not 1 <= self.teacher_pairs <= 64:
+            raise ValueError(f"synth.teacher_pairs must be in [1, 64], got {self.teacher_pairs}")
+        if self.teacher_max_new_tokens < 16:
+            raise ValueError(f"synth.teacher_max_new_tokens must be >= 16, got {self.teacher_max_new_tokens}")
+        if self.teacher_mix not in ("add", "only"):
+            raise ValueError(f"synth.teacher_mix must be 'add' or 'only', got {self.teacher_mix!r}")
 
 
 @dataclass
