@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import sys
 import tempfile
@@ -90,6 +91,20 @@ def dataset_stats(ds: datasets.Dataset) -> dict:
             by_memory[mid] += 1
     return {"examples": len(ds), "by_kind": dict(sorted(by_kind.items())), "by_memory": dict(sorted(by_memory.items())),
             "dropped": dict(sorted(synth_info(ds).get("dropped", {}).items()))}
+
+
+def preview(ds: datasets.Dataset, n: int, seed: int = 0) -> str:
+    """Up to `n` random examples of every kind, as text for a person to read (`memory-lora synth --preview N`)."""
+    rows = ds.to_list()
+    random.Random(seed).shuffle(rows)
+    lines = []
+    for kind in sorted({r["kind"] for r in rows}):
+        picked = [r for r in rows if r["kind"] == kind][:n]
+        lines.append(f"== {kind} ({sum(r['kind'] == kind for r in rows)} examples) ==")
+        for r in picked:
+            lines += [f"[{', '.join(r['memory_ids']) or '-'} | {r['template']}]", f"  Q: {r['prompt']}",
+                      f"  A: {r['response']}"]
+    return "\n".join(lines)
 
 
 def save_dataset(ds: datasets.Dataset, directory: str | os.PathLike) -> Path:

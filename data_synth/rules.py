@@ -218,6 +218,7 @@ def _memory_examples(an: Analysis, user: str, config: SynthConfig, kinds: set[st
             cands = [qa for i, qa in enumerate(cands) if qa.group not in {x.group for x in cands[:i]}]
         picked = _select(cands, config.max_qa_per_memory)
         offset = rng.randrange(4)
+        date_turn: dict[str, int] = {}
         for n, qa in enumerate(picked):
             cl_sent = origin.get(id(qa))
             sent = cl_sent[1] if cl_sent else full
@@ -234,7 +235,8 @@ def _memory_examples(an: Analysis, user: str, config: SynthConfig, kinds: set[st
                 short = qa.short.strip()
                 if is_date:  # teach the date in several spellings ("14 May 2024", "May 14, 2024", "2024-05-14")
                     forms = date_forms(short)
-                    short = forms[n % len(forms)]
+                    short = forms[date_turn.get(short, 0) % len(forms)]
+                    date_turn[qa.short.strip()] = date_turn.get(qa.short.strip(), 0) + 1
                 response = cap_first(short) + "."
                 style = "short"
             else:

@@ -51,14 +51,18 @@ def _topics(text: str, user: str) -> set[str]:
     return stems | classes
 
 
-def _slots(clauses: list[Clause]) -> list[tuple[str, str, str]]:
-    """(group, text, kind) of every slot a question can ask about."""
+def _subject(cl: Clause) -> str:
+    return "USER" if cl.subj_kind == "user" else norm(cl.subject)
+
+
+def _slots(clauses: list[Clause]) -> list[tuple[str, str, str, str]]:
+    """(group, text, kind, subject) of every slot a question can ask about."""
     out = []
     for cl in clauses:
         for i, c in enumerate(cl.chunks):
             kind = "place" if c.kind == "name" and c.prep in ("in", "at", "to", "on") else c.kind
             if kind in SLOT_KINDS and c.prep not in ("subject", "called"):
-                out.append((f"c{i}:{c.text}", c.text, kind))
+                out.append((f"c{i}:{c.text}", c.text, kind, _subject(cl)))
     return out
 
 
@@ -72,14 +76,19 @@ def find_updates(memories: list[tuple[str, str, str | None, list[Clause]]], user
         for ib in order[a_pos + 1:]:
             b_id, b_text, _, b_clauses = memories[ib]
             shared = a_top & _topics(b_text, user)
-            b_kinds = {k for _, _, k in _slots(b_clauses)}
             if not shared or not CUES.search(b_text):
                 continue
             b_norm = norm(b_text)
-            for group, text, kind in _slots(a_clauses):
-                new = next((t for _, t, k in _slots(b_clauses) if k == kind and norm(t) not in norm(a_text)), "")
-                if kind in b_kinds and new and norm(text) not in b_norm:
-                    out.append(Update(a_id, b_id, group, text, new, kind))
+            b_slots = _slots(b_clauses)
+            seen: dict[str, int] = {}
+            for group, text, kind, subj in _slots(a_clauses):
+                # The i-th place (number, name...) of the old memory is replaced by the i-th of the new one,
+                # and only for the same subject: "my mum lives in X" is not updated by "I moved to Y".
+                news = [t for _, t, k, s in b_slots if k == kind and s == subj and norm(t) not in norm(a_text)]
+                i = seen.get(kind, 0)
+                seen[kind] = i + 1
+                if i < len(news) and norm(text) not in b_norm:
+                    out.append(Update(a_id, b_id, group, text, news[i], kind))
     # Only the latest value of a slot is current: keep, per old slot, the update from the newest memory.
     latest: dict[tuple[str, str], Update] = {}
     for u in out:

@@ -50,6 +50,8 @@ def cmd_synth(args) -> None:
     dropped = stats.get("dropped") or {}
     note = f"; teacher output dropped: {', '.join(f'{k} {v}' for k, v in dropped.items())}" if dropped else ""
     print(f"{args.user}: {stats['examples']} examples ({kinds}) in {stats['path']}{note}")
+    if args.preview:
+        print(pipeline.preview(stats["path"], args.preview))
 
 
 def cmd_train(args) -> None:
@@ -119,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("synth", help="memories -> training dataset")
     p.add_argument("user")
+    p.add_argument("--preview", type=int, default=0, metavar="N", help="print N sample examples of every kind")
     common(p)
     p.set_defaults(func=cmd_synth)
 

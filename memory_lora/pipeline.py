@@ -16,6 +16,7 @@ from pathlib import Path
 import datasets
 
 from data_synth.dataset import build_dataset, dataset_stats, load_dataset_dir, save_dataset
+from data_synth.dataset import preview as dataset_preview
 from data_synth.schema import Example
 from memory_lora import __version__
 from memory_lora.adapters import build_manifest, load_adapter, save_adapter_version
@@ -90,6 +91,11 @@ def synth(home: str | Path, user: str, config: RunConfig) -> dict:
     tmp.write_text(json.dumps(stats, indent=2, ensure_ascii=False), encoding="utf-8")
     tmp.replace(stats_file)
     return {**stats, "path": str(directory), "reused": False}
+
+
+def preview(dataset_dir: str | Path, n: int) -> str:
+    """N sample examples of every kind from a dataset directory written by `synth`."""
+    return dataset_preview(load_dataset_dir(Path(dataset_dir) / "data"), n)
 
 
 def _examples(ds: datasets.Dataset) -> list[Example]:

@@ -1,0 +1,115 @@
+"""Behaviour tests for the synthesis kinds beyond plain QA: paraphrase wordings, temporal dates, knowledge updates,
+abstention, chain-of-thought two-hop examples, and the normaliser's handling of chat lines and terse notes.
+
+Run: `pytest tests/test_synth_kinds.py -q`. Uses invented memories only, never the held-out question files.
+"""
+
+from __future__ import annotations
+
+import re
+
+from data_synth.abstention import abstention_examples
+from data_synth.dataset import build_dataset, preview
+from data_synth.grammar import norm
+from data_synth.normalise import third_person_sentences
+from data_synth.rules import synthesize
+from data_synth.temporal import date_forms, dated_text, time_field_date
+from memory_lora.config import SynthConfig
+from memory_lora.records import Memory
+
+USER = "Lena"
+
+
+def test_date_forms_cover_common_spellings():
+    assert date_forms("14 May 2024")[:1] == ["14 May 2024"]
+    assert {"May 14, 2024", "2024-05-14"} <= set(date_forms("14 May 2024"))
+    assert {"14 May 2024", "2024-05-14"} <= set(date_forms("May 14th, 2024"))
+    assert {"March 2023", "2023-03"} <= set(date_forms("March 2023"))
+    assert date_forms("next spring") == ["next spring"]
+
+
+def test_time_field_dates_only_undated_episodic_memories():
+    assert time_field_date("2023-04-02T09:15:00Z") == "2 April 2023"
+    assert time_field_date("not a time") == ""
+    assert dated_text("I ran a 10k.", "episodic", "2023-04-02T09:15:00Z") == "On 2 April 2023, I ran a 10k."
+    assert dated_text("I ran a 10k.", "semantic", "2023-04-02T09:15:00Z") == "I ran a 10k."
+    assert dated_text("I ran a 10k on 3 May.", "episodic", "2023-04-02T09:15:00Z") == "I ran a 10k on 3 May."
+    assert dated_text("I ran a 10k yesterday.", "episodic", "2023-04-02T09:15:00Z") == "I ran a 10k yesterday."
+
+
+def test_temporal_questions_use_the_time_field_and_several_date_spellings():
+    mem = Memory(id="e1", text="I adopted a greyhound called Comet.", time="2022-09-17T10:00:00Z", kind="episodic")
+    out = synthesize([mem], USER, SynthConfig())
+    temporal = [e for e in out if e.kind == "temporal"]
+    assert any(e.prompt.startswith("When") for e in temporal), [e.prompt for e in temporal]
+    shorts = {e.response.rstrip(".") for e in temporal if "/short" in e.template}
+    assert len(shorts & {"17 September 2022", "September 17, 2022", "2022-09-17"}) >= 2, shorts
+    without = synthesize([mem], USER, SynthConfig(kinds=["qa", "paraphrase"]))
+    assert not any("2022" in e.response for e in without)
+
+
+def test_paraphrase_switch_controls_wordings_per_slot():
+    mem = [Memory(id="p1", text="I'm allergic to hazelnuts, so I always carry an EpiPen in my red backpack.")]
+    many = [e for e in synthesize(mem, USER, SynthConfig(kinds=["qa", "paraphrase"])) if e.kind == "qa"]
+    few = [e for e in synthesize(mem, USER, SynthConfig(kinds=["qa"])) if e.kind == "qa"]
+    assert len(few) < len(many)
+    assert any(re.search(r"allergic to what\?|sensitive to", e.prompt) for e in many), [e.prompt for e in many]
+    hazel = [e for e in many if "hazelnut" in e.response.lower()]
+    assert len({norm(e.prompt) for e in hazel}) >= 3  # the slot is asked in several wordings
+
+
+def test_abstention_skips_topics_the_memories_mention():
+    texts = ["My blood type is AB negative.", "I have two brothers."]
+    out = abstention_examples(texts, USER, n=30, seed=0)
+    assert out and all(e.kind == "abstention" and e.memory_ids == [] for e in out)
+    assert all("don't know" in e.response for e in out)
+    assert not any("blood" in e.prompt.lower() or "siblings" in e.prompt.lower() for e in out)
+    assert len(abstention_examples(texts, USER, n=5, seed=0)) == 5
+    assert abstention_examples(texts, USER, n=0, seed=0) == []
+
+
+def test_cot_links_a_relation_to_facts_about_the_named_person():
+    mems = [Memory(id="c1", text="My sister Åsa works as a glacier surveyor."),
+            Memory(id="c2", text="Åsa lives in Longyearbyen with two huskies.")]
+    cot = [e for e in synthesize(mems, USER, SynthConfig()) if e.kind == "cot"]
+    assert cot, "no two-hop examples"
+    for e in cot:
+        assert e.memory_ids == ["c1", "c2"]
+        assert "Lena's sister" in e.prompt and "Åsa" not in e.prompt
+        assert e.response.startswith("Lena's sister is Åsa.") and "So the answer is" in e.response
+    assert any(e.response.endswith("Longyearbyen.") for e in cot), [e.response for e in cot]
+
+
+def test_knowledge_update_latest_value_wins():
+    mems = [Memory(id="u1", text="I live in Leeds.", time="2022-01-01T00:00:00Z"),
+            Memory(id="u2", text="I moved to York in May 2024.", time="2024-05-01T00:00:00Z")]
+    out = synthesize(mems, USER, SynthConfig())
+    updates = [e for e in out if e.template.startswith("update/")]
+    assert updates and all(e.memory_ids == ["u1", "u2"] for e in updates)
+    plain = [e for e in updates if e.template == "update/plain"]
+    before = [e for e in updates if e.template == "update/before"]
+    assert plain and all(e.response.startswith(("York", "Now: York")) for e in plain), [e.response for e in plain]
+    assert before and all(e.response.startswith(("Leeds", "Before: Leeds")) for e in before)
+    # The old value is never taught as the plain current answer.
+    stale = [e for e in out if e.memory_ids == ["u1"] and e.kind == "qa" and e.response.rstrip(".") == "Leeds"]
+    assert not stale, [e.prompt for e in stale]
+
+
+def test_normaliser_handles_chat_lines_labels_and_diary_fragments():
+    assert third_person_sentences("user: btw my cat's called Pixel lol", USER) == ["Lena's cat is called Pixel."]
+    assert third_person_sentences("Joined a climbing gym on Main Street today.", USER) == [
+        "Lena joined a climbing gym on Main Street today."]
+    assert third_person_sentences("Physio for the ankle: Gareth Pryce", USER) == [
+        "Physio for the ankle is Gareth Pryce."]
+    assert third_person_sentences("12 Aug 2023: ran the Abbey Park 10k in 54:31.", USER) == [
+        "On 12 Aug 2023, Lena ran the Abbey Park 10k in 54:31."]
+    assert third_person_sentences("Allergic to amoxicillin.", USER) == ["Lena is allergic to amoxicillin."]
+
+
+def test_preview_shows_every_kind():
+    mems = [Memory(id="v1", text="My brother Emil teaches chemistry in Pune."),
+            Memory(id="v2", text="Emil plays chess every Friday.")]
+    text = preview(build_dataset(mems, USER, SynthConfig()), 1)
+    for kind in ("qa", "cloze", "recitation", "abstention", "cot"):
+        assert f"== {kind} (" in text, text
+    assert text.count("  Q: ") == len(re.findall(r"^== ", text, flags=re.M))
