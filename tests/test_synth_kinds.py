@@ -113,3 +113,23 @@ def test_preview_shows_every_kind():
     for kind in ("qa", "cloze", "recitation", "abstention", "cot"):
         assert f"== {kind} (" in text, text
     assert text.count("  Q: ") == len(re.findall(r"^== ", text, flags=re.M))
+
+
+def test_ablation_variants_and_table():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "ablate_synth.py"
+    spec = importlib.util.spec_from_file_location("ablate_synth", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert "cot" in mod.variant_kinds("all") and "cot" not in mod.variant_kinds("-cot")
+    assert set(mod.variant_kinds("all")) - set(mod.variant_kinds("-paraphrase")) == {"paraphrase"}
+    rows = [{"variant": "all", "accuracy": 0.9, "examples": 10, "train_seconds": 5.0,
+             "by_type": {"single-hop": {"accuracy": 0.95, "n": 20}, "abstention": {"accuracy": 0.8, "n": 5}}},
+            {"variant": "-abstention", "accuracy": 0.7, "examples": 8, "train_seconds": 4.0,
+             "by_type": {"single-hop": {"accuracy": 0.9, "n": 20}}}]
+    table = mod.format_ablation(rows).splitlines()
+    assert table[0].startswith("| variant |") and "abstention" in table[0] and "single-hop" in table[0]
+    assert table[2].startswith("| all | 10 |") and "0.800" in table[2]
+    assert table[3].startswith("| -abstention |") and table[3].rstrip().endswith("| - | 0.900 |")
