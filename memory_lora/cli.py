@@ -95,7 +95,7 @@ def cmd_serve(args) -> None:
     model = _run_config(args).model
     fields = {name: getattr(args, name) for name in ("host", "port", "max_adapters", "max_batch_size",
                                                       "batch_window_ms", "max_tokens_cap", "default_max_tokens",
-                                                      "max_prompt_tokens", "max_body_bytes", "max_pending")}
+                                                      "max_prompt_tokens", "max_body_bytes", "max_pending", "threads")}
     config = ServeConfig(**{k: v for k, v in fields.items() if v is not None}, model=model,
                          mixed_batching=not args.no_mixed_batching)
     serve(args.home, config)
@@ -183,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-prompt-tokens", type=int, help="prompt token limit (default: context length)")
     p.add_argument("--max-body-bytes", type=int, help="request body limit (default 1000000)")
     p.add_argument("--max-pending", type=int, help="requests queued at once before 429 (default 1024)")
+    p.add_argument("--threads", type=int, help="torch threads for decoding (default: torch's choice)")
     common(p, train_flags=False)
     p.set_defaults(func=cmd_serve)
 

@@ -139,6 +139,7 @@ def test_isolation_twenty_users_concurrent(server, world):
     assert [f for f in found if f[1]] == []  # zero leaks
     assert [(name, text) for name, text in results] == [(f"{u}@v1", world.secrets[u]) for u, _, _ in jobs]
     assert batcher.max_adapters_per_pass >= 2  # rows of different users really shared forward passes
+    assert batcher.wait_idle()
     assert registry.evictions > 0 and len(registry.resident()) <= 8  # LRU kept the cache bounded
 
 
@@ -177,6 +178,7 @@ def test_hot_swap_under_load(server, world):
     assert any(name == "swapper@v1" for _, name in swapper)
     # Nothing pins v1 any more: the next batch's clean-up dropped it.
     client(server, world.keys[SWAPPER]).chat.completions.create(model="x", messages=ASK)
+    assert server.state.batcher.wait_idle()
     assert (SWAPPER, 1) not in {(r.user, r.version) for r in server.state.registry.resident()}
 
 
@@ -193,6 +195,7 @@ BAD_AUTH = [
 
 def test_bad_keys_get_401_and_load_nothing(server, world):
     state = server.state
+    assert state.batcher.wait_idle()
     before = (state.registry.loads, state.batcher.batches, state.registry.resident())
     with httpx.Client(base_url=server.url, timeout=30) as http:
         for headers in BAD_AUTH:
@@ -208,6 +211,7 @@ def test_bad_keys_get_401_and_load_nothing(server, world):
         body = {"model": "u05", "messages": ASK}
         auth = {"Authorization": f"Bearer {key}"}
         assert http.post("/v1/chat/completions", headers=auth, json=body).status_code == 200
+        assert state.batcher.wait_idle()
         before = (state.registry.loads, state.batcher.batches, state.registry.resident())
         with Store(world.home) as store:
             assert revoke_key(store, key)
@@ -242,6 +246,7 @@ MALFORMED = [
 def test_malformed_requests_get_clear_4xx(server, world):
     state = server.state
     auth = {"Authorization": f"Bearer {world.keys['u07']}", "Content-Type": "application/json"}
+    assert state.batcher.wait_idle()
     before = (state.registry.loads, state.batcher.batches)
     with httpx.Client(base_url=server.url, timeout=30) as http:
         for body, status, param in MALFORMED:

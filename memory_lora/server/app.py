@@ -113,6 +113,10 @@ def create_app(home: str | Path, config: ServeConfig) -> FastAPI:
     async def lifespan(app: FastAPI):
         from memory_lora.base_model import load_base
 
+        if config.threads is not None:
+            import torch
+
+            torch.set_num_threads(config.threads)
         store = Store(home)
         model, tokenizer = load_base(config.model)
         lock = threading.Lock()

@@ -48,6 +48,7 @@ class Job:
     key: Key
     emit: Callable[[str, object], None]
     cancelled: bool = False  # set by the client side when nobody waits for the reply any more
+    closed: bool = False  # its last event was sent and its pin released
     ids: list[int] = field(default_factory=list)  # generated ids, end token excluded
     sent: int = 0  # characters of the reply already emitted
     finish_reason: str | None = None
@@ -60,14 +61,19 @@ class Job:
 class _Rows(StoppingCriteria):
     """Per-row bookkeeping at every decoding step: emits text, and tells `generate` which rows are finished."""
 
-    def __init__(self, jobs: list[Job], prompt_len: int, eos_id: int, decode: Callable[[list[int]], str]):
+    def __init__(self, jobs: list[Job], prompt_len: int, eos_id: int, decode: Callable[[list[int]], str],
+                 on_finish: Callable[[Job], None]):
         self.jobs, self.prompt_len, self.eos_id, self.decode = jobs, prompt_len, eos_id, decode
+        self.on_finish = on_finish
 
     def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
         if input_ids.shape[1] > self.prompt_len:  # generate may check once before the first new token
             for job, token in zip(self.jobs, input_ids[:, -1].tolist(), strict=True):
                 if job.finish_reason is None:
                     self._step(job, token)
+                    if job.finish_reason is not None:
+                        # Answer now: the row keeps riding along until the batch ends, but its reply is complete.
+                        self.on_finish(job)
         return torch.tensor([j.finish_reason is not None for j in self.jobs], device=input_ids.device)
 
     def _step(self, job: Job, token: int) -> None:
@@ -111,6 +117,7 @@ class Batcher:
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._pending = 0
         self._pending_lock = threading.Lock()
+        self._in_batch = False  # from taking a batch off the queue until the adapter clean-up after it
         self._thread = threading.Thread(target=self._run, name="memory-lora-batcher", daemon=True)
         # Counters read by tests and benchmarks.
         self.batches = 0  # batches gathered and decoded
@@ -133,6 +140,19 @@ class Batcher:
             if job is not None:
                 self._finish(job, "error", "server shutting down")
 
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Waits until nothing is queued or decoding and the clean-up after the last batch is done (tests, bench).
+
+        Returns:
+            Whether it became idle within the timeout.
+        """
+        deadline = time.monotonic() + timeout
+        while self._pending or self._in_batch:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
     def submit(self, job: Job) -> None:
         """Queues a job whose adapter version is already pinned.
 
@@ -146,7 +166,13 @@ class Batcher:
         self._queue.put(job)
 
     def _finish(self, job: Job, kind: str, payload: object) -> None:
-        """Ends a job exactly once: its last event, its pin, its pending slot."""
+        """Ends a job exactly once: its last event, its pin, its pending slot.
+
+        Unpinning before the batch ends is safe: adapters are only dropped by `collect`, on this thread, after it.
+        """
+        if job.closed:
+            return
+        job.closed = True
         try:
             job.emit(kind, payload)
         finally:
@@ -177,16 +203,17 @@ class Batcher:
             first = self._queue.get()
             if first is None:
                 break
+            self._in_batch = True
             jobs, stopping = self._gather(first)
             try:
                 self._serve(jobs)
             except Exception:  # never let one bad batch kill the worker
                 log.exception("batch failed")
                 for job in jobs:
-                    if job.finish_reason is None:
-                        job.finish_reason = "error"
-                        self._finish(job, "error", "internal error")
-            self.registry.collect()
+                    self._finish(job, "error", "internal error")
+            finally:
+                self.registry.collect()
+                self._in_batch = False
 
     @torch.inference_mode()
     def _serve(self, jobs: list[Job]) -> None:
@@ -200,7 +227,6 @@ class Batcher:
                 rows.append((job, self.registry.ensure(job.key)))
             except AdapterLoadError as e:
                 log.error("adapter %s@v%d refused: %s", job.key[0], job.key[1], e)
-                job.finish_reason = "error"
                 self._finish(job, "error", "this user's adapter could not be loaded")
         if not rows:
             return
@@ -229,20 +255,17 @@ class Batcher:
                                       eos_token_id=self.eos_id, pad_token_id=self.pad_id)
         self.generate_calls += 1
         self.max_adapters_per_pass = max(self.max_adapters_per_pass, len(set(names)))
+        rows_done = _Rows(jobs, width, self.eos_id, self._decode,
+                          on_finish=lambda job: self._finish(job, "done", job.finish_reason))
         try:
-            self.registry.model.generate(
-                input_ids=ids, attention_mask=mask, generation_config=generation, adapter_names=names,
-                stopping_criteria=StoppingCriteriaList([_Rows(jobs, width, self.eos_id, self._decode)]),
-            )
+            self.registry.model.generate(input_ids=ids, attention_mask=mask, generation_config=generation,
+                                         adapter_names=names, stopping_criteria=StoppingCriteriaList([rows_done]))
         except Exception:
             log.exception("generation failed for a batch of %d", len(jobs))
             for job in jobs:
-                if job.finish_reason is None:
-                    job.finish_reason = "error"
-                    self._finish(job, "error", "generation failed")
-                elif job.finish_reason != "error":
-                    self._finish(job, "done", job.finish_reason)
+                self._finish(job, "error", "generation failed")  # no effect on rows already answered
             return
         for job in jobs:
             # A row still open ran into the batch's token limit, which is at most its own.
-            self._finish(job, "done", job.finish_reason or "length")
+            job.finish_reason = job.finish_reason or "length"
+            self._finish(job, "done", job.finish_reason)

@@ -234,9 +234,9 @@ class AdapterRegistry:
         except Exception as e:  # e.g. shape mismatches, target modules absent from this base model
             self._drop(name)
             raise AdapterLoadError(f"{directory}: cannot be loaded on this base model ({e})") from None
-        self.model.requires_grad_(False)
-        self.model.eval()  # PEFT refuses adapter_names in training mode; dropout must be off
-        nbytes = sum(p.numel() * p.element_size() for n, p in self.model.named_parameters() if f".{name}." in n)
+        self.model.eval()  # new modules start in training mode: their dropout must be off
+        # From the file's tensors rather than a walk over every parameter of every resident adapter.
+        nbytes = sum(t.numel() * t.element_size() for t in state.values())
         self.loads += 1
         seconds = time.perf_counter() - t0
         log.info("loaded adapter %s@v%d as %s (%d bytes, %.3f s)", user, version, name, nbytes, seconds)
