@@ -95,6 +95,35 @@ def cmd_demo(args) -> None:
     print(f"report: {Path(args.out) / 'report.md'}")
 
 
+def cmd_serve(args) -> None:
+    from memory_lora.server import ServeConfig, serve
+
+    model = _run_config(args).model
+    fields = {name: getattr(args, name) for name in ("host", "port", "max_adapters", "max_batch_size",
+                                                      "batch_window_ms", "max_tokens_cap", "default_max_tokens",
+                                                      "max_prompt_tokens", "max_body_bytes", "max_pending", "threads")}
+    config = ServeConfig(**{k: v for k, v in fields.items() if v is not None}, model=model,
+                         mixed_batching=not args.no_mixed_batching)
+    serve(args.home, config)
+
+
+def cmd_keys(args) -> None:
+    from memory_lora import keys
+    from memory_lora.store import Store
+
+    with Store(args.home) as store:
+        if args.keys_command == "create":
+            print(keys.create_key(store, args.user))  # the key alone on one line: scripts capture stdout
+        elif args.keys_command == "list":
+            for k in store.api_keys(args.user):
+                status = f"revoked {k['revoked_at']}" if k["revoked_at"] else "active"
+                print(f"{k['key_id']}  created {k['created_at']}  {status}")
+        elif not keys.revoke_key(store, args.key):
+            raise ValueError(f"no active key {args.key!r}")
+        else:
+            print(f"revoked {args.key if args.key.startswith('key-') else 'the key'}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="memory-lora", description="Per-user LoRA memory: ingest, synth, train, "
                                      "ask, eval against RAG and long context.")
@@ -151,6 +180,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="demo-report", help="report folder (default ./demo-report)")
     common(p)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("serve", help="OpenAI-compatible server answering each API key with its user's adapter")
+    p.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="TCP port (default 8000)")
+    p.add_argument("--max-adapters", type=int, help="adapters kept loaded, least recently used dropped (default 64)")
+    p.add_argument("--max-batch-size", type=int, help="requests decoded together (default 32)")
+    p.add_argument("--batch-window-ms", type=float, help="wait for more requests to batch (default 5)")
+    p.add_argument("--no-mixed-batching", action="store_true", help="decode one adapter at a time (benchmarks)")
+    p.add_argument("--max-tokens-cap", type=int, help="largest max_tokens a request may ask (default 512)")
+    p.add_argument("--default-max-tokens", type=int, help="max_tokens when a request gives none (default 128)")
+    p.add_argument("--max-prompt-tokens", type=int, help="prompt token limit (default: context length)")
+    p.add_argument("--max-body-bytes", type=int, help="request body limit (default 1000000)")
+    p.add_argument("--max-pending", type=int, help="requests queued at once before 429 (default 1024)")
+    p.add_argument("--threads", type=int, help="torch threads for decoding (default: torch's choice)")
+    common(p, train_flags=False)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("keys", help="API keys: each key acts as exactly one user")
+    keys_sub = p.add_subparsers(dest="keys_command", required=True)
+    k = keys_sub.add_parser("create", help="print a new API key for USER, alone on one line")
+    k.add_argument("user")
+    k = keys_sub.add_parser("list", help="list USER's key ids (never the keys)")
+    k.add_argument("user")
+    k = keys_sub.add_parser("revoke", help="revoke a key, given its id (key-...) or the key itself")
+    k.add_argument("key")
+    p.set_defaults(func=cmd_keys)
     return parser
 
 

@@ -14,36 +14,51 @@ def display_name(user: str) -> str:
     return " ".join(part.capitalize() for part in user.replace("_", " ").replace("-", " ").split()) or user
 
 
-def _messages(user_text: str, system_prompt: str | None) -> list[dict]:
-    messages = [{"role": "user", "content": user_text}]
-    if system_prompt is not None:
-        # An explicit (possibly empty) system turn replaces templates' default system prompts, which would
-        # otherwise cost every training example and every question their length in tokens.
-        messages.insert(0, {"role": "system", "content": system_prompt})
-    return messages
+def _with_system(messages: list[dict], system_prompt: str | None) -> list[dict]:
+    if system_prompt is None or any(m["role"] == "system" for m in messages):
+        return messages
+    # An explicit (possibly empty) system turn replaces templates' default system prompts, which would otherwise cost
+    # every training example and every question their length in tokens.
+    return [{"role": "system", "content": system_prompt}, *messages]
+
+
+def messages_prompt(tokenizer, messages: Sequence[dict], system_prompt: str | None = "") -> str:
+    """Render a conversation (OpenAI-style {"role", "content"} dicts) plus the assistant header, ready for generation.
+
+    Args:
+        tokenizer: A Hugging Face tokenizer; its chat template is used when it has one.
+        messages: Turns with role system, user or assistant and string content.
+        system_prompt: Put in front as a system turn when the conversation has none: "" for an empty system turn
+            (what training does), None for the template's default, else the text.
+    """
+    messages = [dict(m) for m in messages]
+    if getattr(tokenizer, "chat_template", None):
+        try:
+            return tokenizer.apply_chat_template(
+                _with_system(messages, system_prompt), tokenize=False, add_generation_prompt=True
+            )
+        except Exception:  # some templates reject a system role; fall back to the conversation alone
+            if system_prompt is None or any(m["role"] == "system" for m in messages):
+                raise
+            return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    lines = []
+    for m in _with_system(messages, system_prompt):
+        if m["role"] == "system":
+            lines.append(f"{m['content']}\n" if m["content"] else "")
+        else:
+            lines.append(f"{m['role'].capitalize()}: {m['content']}")
+    return "\n".join(line for line in lines if line) + "\nAssistant:"
 
 
 def chat_prompt(tokenizer, user_text: str, system_prompt: str | None = "") -> str:
-    """Render one user turn plus the assistant header, ready for generation.
+    """Render one user turn plus the assistant header, ready for generation (see `messages_prompt`).
 
     Args:
         tokenizer: A Hugging Face tokenizer; its chat template is used when it has one.
         user_text: The user message.
         system_prompt: "" for an empty system turn, None for the template's default, else the text.
     """
-    if getattr(tokenizer, "chat_template", None):
-        try:
-            return tokenizer.apply_chat_template(
-                _messages(user_text, system_prompt), tokenize=False, add_generation_prompt=True
-            )
-        except Exception:  # some templates reject a system role; fall back to the user turn alone
-            if system_prompt is None:
-                raise
-            return tokenizer.apply_chat_template(
-                _messages(user_text, None), tokenize=False, add_generation_prompt=True
-            )
-    prefix = f"{system_prompt}\n\n" if system_prompt else ""
-    return f"{prefix}User: {user_text}\nAssistant:"
+    return messages_prompt(tokenizer, [{"role": "user", "content": user_text}], system_prompt)
 
 
 def encode_example(tokenizer, prompt: str, response: str, system_prompt: str | None, max_length: int) -> dict:

@@ -1,4 +1,5 @@
-"""The per-home SQLite store (SPEC section 6): users, their raw memories, and their adapter versions.
+"""The per-home SQLite store (SPEC section 6): users, their raw memories, their adapter versions, and the hashes of
+their API keys (the server's identity: one key -> exactly one user).
 
 Layout: `HOME/store.sqlite` holds the tables; adapter weights live in `HOME/adapters/USER/vN/` (written by the
 adapter code; this module only names the directory and records finished versions). User ids are validated
@@ -55,6 +56,15 @@ CREATE TABLE IF NOT EXISTS adapters (
     manifest TEXT NOT NULL,
     created_at TEXT NOT NULL,
     PRIMARY KEY (user, version)
+);
+-- Added after schema version 1 without a version bump: CREATE IF NOT EXISTS adds it to older stores, and code that
+-- does not know the table ignores it, so no store becomes unreadable by an older memory_lora.
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_hash TEXT PRIMARY KEY,              -- sha256 hex of the whole key (the key itself is never stored)
+    key_id TEXT NOT NULL UNIQUE,            -- short public id, to list and revoke keys without showing them
+    user TEXT NOT NULL REFERENCES users(user),
+    created_at TEXT NOT NULL,
+    revoked_at TEXT                         -- NULL while the key is valid
 );
 """
 
@@ -323,5 +333,58 @@ class Store:
 
     def latest_adapter(self, user: str) -> dict | None:
         """Returns the highest recorded adapter version of a user (see `adapters`), or None if there is none."""
-        versions = self.adapters(user)
-        return versions[-1] if versions else None
+        validate_user(user)
+        # One row, not all versions: the server asks this on every request.
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT version, path, manifest, created_at FROM adapters WHERE user = ? ORDER BY version DESC LIMIT 1",
+                (user,),
+            ).fetchone()
+        if row is None:
+            return None
+        version, path, manifest, created_at = row
+        return {"version": version, "path": path, "manifest": json.loads(manifest), "created_at": created_at}
+
+    # -- API keys (hashes only; see memory_lora.keys) ------------------------------------------------------
+
+    def add_api_key(self, user: str, key_hash: str, key_id: str) -> None:
+        """Records the hash of a new API key for a user (creating the user if needed).
+
+        Raises:
+            ValueError: On an invalid user id, a malformed hash, or a hash or id already recorded.
+        """
+        validate_user(user)
+        if not re.fullmatch(r"[0-9a-f]{64}", key_hash or ""):
+            raise ValueError("key_hash must be a sha256 hex digest")
+        with self._tx() as c:
+            self._ensure_user(c, user)
+            try:
+                c.execute("INSERT INTO api_keys (key_hash, key_id, user, created_at) VALUES (?, ?, ?, ?)",
+                          (key_hash, key_id, user, _now()))
+            except sqlite3.IntegrityError:
+                raise ValueError("API key already recorded") from None
+
+    def user_for_key_hash(self, key_hash: str) -> str | None:
+        """Returns the user owning a valid (not revoked) key with this hash, or None."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT user FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", (key_hash,)
+            ).fetchone()
+        return row[0] if row else None
+
+    def revoke_api_key(self, key_id: str) -> bool:
+        """Revokes a key by its public id. Returns True if a valid key was revoked now."""
+        with self._tx() as c:
+            cur = c.execute("UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
+                            (_now(), key_id))
+            return cur.rowcount > 0
+
+    def api_keys(self, user: str) -> list[dict]:
+        """Returns a user's keys, oldest first, as dicts with key_id, created_at, revoked_at (never the key)."""
+        validate_user(user)
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT key_id, created_at, revoked_at FROM api_keys WHERE user = ? ORDER BY rowid",
+                (user,),
+            ).fetchall()
+        return [{"key_id": k, "created_at": c, "revoked_at": r} for k, c, r in rows]

@@ -1,0 +1,14 @@
+"""OpenAI-compatible inference server with per-user adapters on one shared base model (SPEC section 6).
+
+- config.py    ServeConfig: every `memory-lora serve` setting
+- app.py       FastAPI endpoints, API-key identity, request limits
+- schemas.py   the OpenAI wire format (requests, responses, stream chunks, errors)
+- registry.py  resident adapters: verified loading, pins, LRU, hot swap
+- batcher.py   the worker thread: mixed-adapter batches, greedy decoding, streaming
+- run.py       `serve` (uvicorn) and `ServerThread` (tests, benchmarks)
+"""
+
+from memory_lora.server.config import ServeConfig
+from memory_lora.server.run import ServerThread, serve
+
+__all__ = ["ServeConfig", "ServerThread", "serve"]
