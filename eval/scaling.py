@@ -86,6 +86,26 @@ def write_scaling(reports: list[tuple[int, dict]], out: str | Path, title: str =
     return result
 
 
+def scaling_from_dirs(dirs: list[str], out: str | Path) -> dict:
+    """Scaling figures from eval reports already written (NIAH cells, earlier --counts runs): every
+    DIR/**/report.json is one point at its memory count; reports at the same count merge their methods (first wins).
+    """
+    by_count: dict[int, dict] = {}
+    for folder in dirs:
+        paths = sorted(Path(folder).glob("**/report.json"))
+        if not paths:
+            raise ValueError(f"{folder}: no report.json below it")
+        for path in paths:
+            report = json.loads(path.read_text(encoding="utf-8"))
+            count = report.get("train", {}).get("memories")
+            if not count or "methods" not in report:
+                continue
+            merged = by_count.setdefault(count, {**report, "methods": {}})
+            for method, stats in report["methods"].items():
+                merged["methods"].setdefault(method, stats)
+    return write_scaling(sorted(by_count.items()), out, "merged from " + ", ".join(str(d) for d in dirs))
+
+
 def run_scaling(cfg: ScalingConfig, progress: bool = True) -> dict:
     """One eval per count in OUT/n<count>/, then scaling.json, scaling.md and the three scaling figures in OUT."""
     from dataclasses import replace

@@ -86,6 +86,14 @@ def cmd_eval(args) -> None:
 
         print(compare_reports(*args.compare))
         return
+    if args.scaling_from:
+        from eval.scaling import scaling_from_dirs
+
+        if not args.out:
+            raise ValueError("--scaling-from needs --out")
+        scaling_from_dirs(args.scaling_from, args.out)
+        print(f"scaling: {Path(args.out) / 'scaling.json'}")
+        return
     missing = [f"--{k}" for k in ("memories", "questions", "out") if not getattr(args, k)]
     if missing:
         raise ValueError(f"{', '.join(missing)} required (or --compare DIR1 DIR2)")
@@ -182,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--user", help="user id for the temporary store (default: the memories' user)")
     p.add_argument("--counts", help="scaling: comma-separated memory counts, one eval each (e.g. 10,20,40,160)")
     p.add_argument("--compare", nargs=2, metavar=("DIR1", "DIR2"), help="print the difference of two reports")
+    p.add_argument("--scaling-from", nargs="+", metavar="DIR", help="scaling figures from the reports below DIRs")
     common(p)
     p.set_defaults(func=cmd_eval)
 

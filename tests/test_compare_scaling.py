@@ -56,3 +56,18 @@ def test_run_scaling_tiny(tmp_path, tiny_files, tiny_run_config):
         assert (tmp_path / "s" / name).stat().st_size > 0
     report = json.loads((tmp_path / "s" / "n12" / "report.json").read_text())
     assert report["train"]["skipped"]  # no method needed an adapter: nothing trained
+
+
+def test_scaling_from_dirs_merges_methods_per_count(tmp_path, capsys):
+    for run, method, acc in (("a", "rag", 0.5), ("b", "parametric", 0.9)):
+        for count in (10, 40):
+            folder = tmp_path / run / f"n{count}"
+            folder.mkdir(parents=True)
+            report = {"methods": {method: {"accuracy": acc, "prompt_tokens_mean": count * 3.0, "latency_s_p50": 0.1,
+                                           "n": 5}}, "train": {"memories": count, "seconds": 1.0}, "seed": 0}
+            (folder / "report.json").write_text(json.dumps(report))
+    assert main(["eval", "--scaling-from", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "s")]) == 0
+    result = json.loads((tmp_path / "s" / "scaling.json").read_text())
+    assert result["counts"] == [10, 40] and set(result["methods"]) == {"rag", "parametric"}
+    assert result["methods"]["parametric"]["40"]["accuracy"] == 0.9
+    assert (tmp_path / "s" / "scaling_latency.png").stat().st_size > 0
