@@ -21,6 +21,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from eval.files import write_json, write_jsonl, write_png
 from eval.haystack import VARIANTS, build_haystack
 from eval.metric.memory_recall.memory_recall import score_reply
@@ -134,13 +136,16 @@ def run_niah(cfg: NiahConfig, progress: bool = True) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     result = {"seed": cfg.run.train.seed, "config": {**cfg.to_dict(), "run": cfg.run.to_dict()},
               "depths": cfg.depths, "sizes": cfg.sizes, "methods": cfg.methods, "variants": {}}
+    cells = tqdm(total=len(cfg.variants) * len(cfg.sizes), desc="niah cells", unit="cell", disable=not progress)
     for variant in cfg.variants:
         entry = {"scores": {m: [[None] * len(cfg.sizes) for _ in cfg.depths] for m in cfg.methods},
                  "prompt_tokens_mean": {m: {} for m in cfg.methods}, "latency_s_p50": {m: {} for m in cfg.methods},
                  "train_seconds": {}, "kl_mean": {}, "general": {}, "cell_seconds": {}, "memories": {}}
         reports = []
         for j, n in enumerate(cfg.sizes):
+            cells.set_postfix(variant=variant, n=n)
             report, records = _cell(cfg, variant, n, pool, progress)
+            cells.update(1)
             reports.append((report["train"].get("memories") or n, report))
             for r in records:
                 entry["scores"][r["method"]][cfg.depths.index(r["depth"])][j] = round(needle_score(r), 4)
@@ -161,6 +166,7 @@ def run_niah(cfg: NiahConfig, progress: bool = True) -> dict:
                                      labels)
             write_png(out / f"niah_{variant}_{m}.png", fig)
         write_scaling(reports, out / variant, f"NIAH haystacks ({variant})")
+    cells.close()
     result["wall_s"] = round(time.perf_counter() - start, 1)
     write_json(out / "niah.json", result)
     (out / "niah.md").write_text(niah_markdown(result), encoding="utf-8")

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from eval.files import write_json, write_jsonl, write_png
 from eval.haystack import generate_distractors
 from memory_lora.ingest import read_memories, read_questions
@@ -117,7 +119,7 @@ def run_scaling(cfg: ScalingConfig, progress: bool = True) -> dict:
     questions = [q.to_dict() for q in read_questions(base.questions)]
     seed = base.run.train.seed
     reports = []
-    for count in cfg.counts:
+    for count in tqdm(cfg.counts, desc="scaling counts", unit="count", disable=not progress):
         folder = Path(base.out) / f"n{count}"
         mems, qs = subset(memories, questions, count, seed)
         if not qs:
