@@ -26,7 +26,7 @@ _TRAIN_KEYS = ("seconds", "examples", "tokens", "tokens_per_second", "epochs", "
 _SYNTH_KEYS = ("seconds", "examples", "by_kind")
 _GENERAL_KEYS = ("base_accuracy", "adapter_accuracy", "n")
 # Sections rendered explicitly in report.md; any other top-level key gets a generic JSON block.
-_KNOWN_SECTIONS = ("methods", "train", "synth", "general", "config", "versions")
+_KNOWN_SECTIONS = ("methods", "train", "synth", "general", "config", "versions", "seed")
 
 
 def _ordered_methods(names: Iterable[str]) -> list[str]:
@@ -249,6 +249,8 @@ def render_markdown(report: dict, plots: dict[str, str] | None = None) -> str:
         The Markdown text.
     """
     parts = ["# memory_lora evaluation report", ""]
+    if report.get("seed") is not None:
+        parts += [f"Seed {report['seed']}; the full run config is under Config below.", ""]
     methods = report.get("methods", {})
     order = _ordered_methods(methods)
     parts += [
