@@ -158,11 +158,15 @@ def scaling_figure(points: dict[str, list[tuple[int, float | None]]], ylabel: st
 
     fig = Figure(figsize=(7, 4.2))
     ax = fig.subplots()
-    for method in _ordered_methods(points):
+    for i, method in enumerate(_ordered_methods(points)):
         xy = sorted((x, y) for x, y in points[method] if y is not None)
-        if xy:
-            ax.plot([x for x, _ in xy], [y for _, y in xy], marker="o", label=method)
+        if xy:  # marker and dash differ per method so that overlapping lines (rag and hybrid tokens) stay visible
+            ax.plot([x for x, _ in xy], [y for _, y in xy], marker="osD^v"[i % 5],
+                    linestyle=("-", "--", ":", "-.")[i % 4], markersize=7 - i, label=method)
     ax.set_xscale("log")
+    counts = sorted({x for xy in points.values() for x, y in xy if y is not None})
+    ax.set_xticks(counts, [str(c) for c in counts])
+    ax.minorticks_off()
     if log_y:
         ax.set_yscale("log")
     else:
