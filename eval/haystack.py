@@ -87,10 +87,25 @@ _SINGLE_KEYS = (
     ("My membership number at the chess club is {v}.", "What is {name}'s membership number at the chess club?",
      "number"),
     ("My favourite constellation is {v}.", "What is {name}'s favourite constellation?", "constellation"),
+    ("My storage unit number is {v}.", "What is {name}'s storage unit number?", "number"),
+    ("My grandfather's boat was called {v}.", "What was {name}'s grandfather's boat called?", "word"),
+    ("My allotment plot has the number {v}.", "What number is {name}'s allotment plot?", "number"),
+    ("My childhood teddy bear was named {v}.", "What was {name}'s childhood teddy bear named?", "word"),
+    ("My favourite spice for stews is {v}.", "What is {name}'s favourite spice for stews?", "ingredient"),
+    ("My gym membership PIN is {v}.", "What is {name}'s gym membership PIN?", "number"),
+    ("My sister's hamster is called {v}.", "What is the name of {name}'s sister's hamster?", "word"),
+    ("My apartment door code is {v}.", "What is {name}'s apartment door code?", "number"),
+    ("My band's first album was titled {v}.", "What was the title of {name}'s band's first album?", "word"),
+    ("My telescope is nicknamed {v}.", "What is {name}'s telescope nicknamed?", "word"),
+    ("My locker at the swimming pool has the number {v}.", "What number is {name}'s locker at the swimming pool?",
+     "number"),
+    ("My parking permit number is {v}.", "What is {name}'s parking permit number?", "number"),
 )
 _MULTI_KEY = ("My {k} locker has the code {v}.", "What is the code of {name}'s {k} locker?")
 _LOCKER_KEYS = ("teal", "crimson", "amber", "violet", "olive", "silver", "coral", "indigo", "ivory", "maroon",
-                "copper", "lilac", "saffron", "cobalt", "jade", "plum", "rust", "slate", "tan", "scarlet")
+                "copper", "lilac", "saffron", "cobalt", "jade", "plum", "rust", "slate", "tan", "scarlet",
+                "azure", "bronze", "cerise", "denim", "ebony", "fawn", "garnet", "hazel", "khaki", "lemon",
+                "mauve", "ochre", "pearl", "ruby", "sepia", "taupe", "umber", "wine", "mint", "peach")
 _MULTI_VALUE = (
     ("One of my lucky numbers is {v}.", "What are {name}'s lucky numbers?", "number"),
     ("One of my childhood pets was called {v}.", "What were {name}'s childhood pets called?", "word"),
@@ -150,7 +165,7 @@ def build_haystack(n: int, depths: list[float], variant: str = "single", name: s
 
     Args:
         n: Number of distractor memories.
-        depths: Needle depths in percent of the stream.
+        depths: Needle depths in percent of the stream, one per needle (repeat a depth for several needles there).
         variant: One of VARIANTS.
         name: The user's display name used in questions.
         seed: Seeds needle values, distractor choice and hard-distractor positions.
@@ -164,6 +179,11 @@ def build_haystack(n: int, depths: list[float], variant: str = "single", name: s
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+    capacity = {"single": len(_SINGLE_KEYS), "multi-key": len(_LOCKER_KEYS) // (1 + extra_keys),
+                "multi-value": len(_MULTI_VALUE)}[variant]
+    if len(depths) > capacity:  # more needles than distinct keys would plant contradicting facts
+        raise ValueError(f"variant {variant!r} has distinct needle keys for at most {capacity} needles, "
+                         f"{len(depths)} asked (depths x needles per depth)")
     rng = random.Random(f"{seed}-{variant}-{n}")
     used: set[str] = set()
     needles: list[list[str]] = []  # per depth: the memory texts placed as a run
@@ -171,7 +191,7 @@ def build_haystack(n: int, depths: list[float], variant: str = "single", name: s
     hard: list[str] = []
     for i, _depth in enumerate(depths):
         if variant == "single":
-            memory, question, kind = _SINGLE_KEYS[i % len(_SINGLE_KEYS)]
+            memory, question, kind = _SINGLE_KEYS[i]
             value = _value(kind, rng, used)
             needles.append([memory.format(v=value)])
             questions.append({"question": question.format(name=name), "answers": [value]})
@@ -181,7 +201,7 @@ def build_haystack(n: int, depths: list[float], variant: str = "single", name: s
             needles.append([_MULTI_KEY[0].format(k=key, v=value)])
             questions.append({"question": _MULTI_KEY[1].format(name=name, k=key), "answers": [value]})
         else:
-            memory, question, kind = _MULTI_VALUE[i % len(_MULTI_VALUE)]
+            memory, question, kind = _MULTI_VALUE[i]
             vals = [_value(kind, rng, used) for _ in range(values)]
             needles.append([memory.format(v=v) for v in vals])
             questions.append({"question": question.format(name=name), "answers": vals, "all_answers": True})

@@ -49,6 +49,9 @@ class NiahConfig:
     locomo_zip: str | None = None  # LoCoMo release zip, needed for distractors="locomo"
     extra_keys: int = 3  # multi-key: same-template hard distractors per needle
     values: int = 3  # multi-value: values per key (score = share of them in the reply)
+    # Distinct needles (own key, own question) per depth; a cell's score is their mean. 1 = the classic grid, where a
+    # cell is a single 0/1 answer; more makes cells less noisy at the cost of answering (and training) more.
+    needles_per_depth: int = 1
     user: str = "robin"  # the haystack's user id (display name in questions: "Robin")
     general: str | None = None  # general probe file per adapter (costly); None = skip, KL still reported
     kl: bool = True  # KL(base || adapter) for every adapter
@@ -63,6 +66,8 @@ class NiahConfig:
         if unknown or not self.methods or not self.variants:
             raise ValueError(f"unknown method(s)/variant(s) {unknown}; methods: {', '.join(METHODS)}; "
                              f"variants: {', '.join(VARIANTS)}")
+        if self.needles_per_depth < 1:
+            raise ValueError(f"needles_per_depth must be >= 1, got {self.needles_per_depth}")
         if self.distractors not in ("generator", "locomo"):
             raise ValueError(f"distractors must be 'generator' or 'locomo', got {self.distractors!r}")
         if self.distractors == "locomo" and not self.locomo_zip:
@@ -94,7 +99,8 @@ def needle_score(record: dict) -> float:
 def _cell(cfg: NiahConfig, variant: str, n: int, pool: list[str] | None, progress: bool) -> tuple[dict, list[dict]]:
     """Build (or reuse) one haystack's eval run; returns (report, answer records)."""
     folder = Path(cfg.out) / variant / f"n{n}"
-    memories, questions = build_haystack(n, cfg.depths, variant, display_name(cfg.user), cfg.run.train.seed, pool,
+    depths = [d for d in cfg.depths for _ in range(cfg.needles_per_depth)]
+    memories, questions = build_haystack(n, depths, variant, display_name(cfg.user), cfg.run.train.seed, pool,
                                          cfg.extra_keys, cfg.values)
     run_config = {k: v for k, v in cfg.to_dict().items() if k not in ("out", "sizes", "variants")}
     key = hashlib.sha256(json.dumps([run_config, memories, questions], sort_keys=True).encode()).hexdigest()
@@ -147,8 +153,11 @@ def run_niah(cfg: NiahConfig, progress: bool = True) -> dict:
             report, records = _cell(cfg, variant, n, pool, progress)
             cells.update(1)
             reports.append((report["train"].get("memories") or n, report))
+            cell_scores: dict[tuple[str, int], list[float]] = {}
             for r in records:
-                entry["scores"][r["method"]][cfg.depths.index(r["depth"])][j] = round(needle_score(r), 4)
+                cell_scores.setdefault((r["method"], cfg.depths.index(r["depth"])), []).append(needle_score(r))
+            for (m, i), values in cell_scores.items():
+                entry["scores"][m][i][j] = round(sum(values) / len(values), 4)
             for m in cfg.methods:
                 stats = report["methods"].get(m, {})
                 entry["prompt_tokens_mean"][m][str(n)] = stats.get("prompt_tokens_mean")

@@ -120,7 +120,8 @@ def cmd_niah(args) -> None:
     general = None if args.general in ("none", "") else args.general
     cfg = NiahConfig(out=args.out, sizes=_int_list(args.sizes, "--sizes"), depths=depth_list(args.depths),
                      methods=_methods(args.methods), variants=_methods(args.variants), distractors=args.distractors,
-                     locomo_zip=args.locomo_zip, general=general, kl=not args.no_kl, run=_run_config(args))
+                     locomo_zip=args.locomo_zip, general=general, kl=not args.no_kl,
+                     needles_per_depth=args.needles_per_depth, run=_run_config(args))
     result = run_niah(cfg)
     print(f"niah: {Path(args.out) / 'niah.md'} ({result['wall_s']} s)")
 
@@ -202,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variants", default="single", help="comma-separated: single, multi-key, multi-value")
     p.add_argument("--distractors", choices=["generator", "locomo"], default="generator")
     p.add_argument("--locomo-zip", help="LoCoMo release zip (for --distractors locomo)")
+    p.add_argument("--needles-per-depth", type=int, default=1, help="distinct needles per depth; cell = their mean")
     p.add_argument("--general", default="none", help="general probe per adapter ('bundled', a file or 'none')")
     p.add_argument("--no-kl", action="store_true", help="skip KL(base || adapter)")
     common(p)

@@ -98,3 +98,12 @@ def test_run_niah_tiny_grid_and_reuse(tmp_path, tiny_run_config):
     again = run_niah(cfg, progress=False)
     assert (out / "single" / "n3" / "report.json").stat().st_mtime_ns == stamp
     assert again["variants"] == result["variants"]
+
+
+def test_several_needles_per_depth_and_key_capacity():
+    memories, questions = build_haystack(32, [0, 0, 100, 100], "single", seed=0)
+    assert [q["depth"] for q in questions] == [0, 0, 100, 100]
+    assert [q["position"] for q in questions] == [0, 1, 35, 34]  # pushed to the neighbouring slot
+    assert len({q["question"] for q in questions}) == 4  # distinct keys, never two values for one fact
+    with pytest.raises(ValueError, match="distinct needle keys"):
+        build_haystack(32, [50] * 6, "multi-value")
