@@ -7,15 +7,15 @@ plain-text table the CLI prints and ``validate_report`` checks the keys SPEC sec
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from eval.files import atomic_write, json_default, write_json, write_jsonl, write_png
 
 __all__ = ["METHOD_ORDER", "format_table", "summarize", "validate_report", "write_report"]
 
@@ -26,7 +26,7 @@ _TRAIN_KEYS = ("seconds", "examples", "tokens", "tokens_per_second", "epochs", "
 _SYNTH_KEYS = ("seconds", "examples", "by_kind")
 _GENERAL_KEYS = ("base_accuracy", "adapter_accuracy", "n")
 # Sections rendered explicitly in report.md; any other top-level key gets a generic JSON block.
-_KNOWN_SECTIONS = ("methods", "train", "synth", "general", "config", "versions")
+_KNOWN_SECTIONS = ("methods", "train", "synth", "general", "config", "versions", "seed")
 
 
 def _ordered_methods(names: Iterable[str]) -> list[str]:
@@ -68,6 +68,7 @@ def summarize(records: list[dict]) -> dict[str, dict[str, Any]]:
         for row in rows:
             by_type.setdefault(row.get("type") or "single-hop", []).append(row)
         tokens = _numbers(rows, "prompt_tokens")
+        categories = sorted({r["category"] for r in rows if r.get("category") is not None}, key=str)
         latencies = _numbers(rows, "latency_s")
         methods[method] = {
             "accuracy": _mean(_numbers(rows, "accuracy")),
@@ -82,6 +83,12 @@ def summarize(records: list[dict]) -> dict[str, dict[str, Any]]:
             "latency_s_p50": float(np.percentile(latencies, 50, method="linear")) if latencies else None,
             "latency_s_p95": float(np.percentile(latencies, 95, method="linear")) if latencies else None,
         }
+        if categories:  # e.g. LoCoMo's category numbers, kept from the question records
+            methods[method]["by_category"] = {
+                str(c): {"accuracy": _mean(_numbers(typed, "accuracy")), "n": len(typed)}
+                for c in categories
+                for typed in [[r for r in rows if r.get("category") == c]]
+            }
     return methods
 
 
@@ -192,6 +199,7 @@ def format_table(report: dict) -> str:
             f"general probe: base {_fmt(general.get('base_accuracy'))} -> adapter "
             f"{_fmt(general.get('adapter_accuracy'))} (drop {_fmt(_general_drop(general))}, "
             f"n={_fmt(general.get('n'))})"
+            + (f", KL(base || adapter) {general['kl_mean']:.4f} nats" if general.get("kl_mean") is not None else "")
         )
     return "\n".join(lines)
 
@@ -208,14 +216,26 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
 
 def _kv_table(section: dict, digits: int = 3) -> str:
     rows = [
-        [key, json.dumps(value, default=_json_default) if isinstance(value, (dict, list)) else _fmt(value, digits)]
+        [key, json.dumps(value, default=json_default) if isinstance(value, (dict, list)) else _fmt(value, digits)]
         for key, value in section.items()
     ]
     return _md_table(["key", "value"], rows)
 
 
 def _json_block(value: Any) -> str:
-    return "```json\n" + json.dumps(value, indent=2, ensure_ascii=False, default=_json_default) + "\n```"
+    return "```json\n" + json.dumps(value, indent=2, ensure_ascii=False, default=json_default) + "\n```"
+
+
+def _breakdown(methods: dict, order: list[str], key: str, title: str, label: str) -> list[str]:
+    """A Markdown section with one row per group of ``methods[m][key]`` and one column per method (or nothing)."""
+    groups = sorted({g for m in order for g in methods[m].get(key) or {}}, key=lambda g: (len(g), g))
+    if not groups:
+        return []
+    rows = []
+    for group in groups:
+        cells = [(methods[m].get(key) or {}).get(group) for m in order]
+        rows.append([group] + [f"{_fmt(c.get('accuracy'))} ({c.get('n')})" if c else "-" for c in cells])
+    return [f"## {title}", "", "Cells are accuracy (n).", "", _md_table([label, *order], rows), ""]
 
 
 def render_markdown(report: dict, plots: dict[str, str] | None = None) -> str:
@@ -229,6 +249,8 @@ def render_markdown(report: dict, plots: dict[str, str] | None = None) -> str:
         The Markdown text.
     """
     parts = ["# memory_lora evaluation report", ""]
+    if report.get("seed") is not None:
+        parts += [f"Seed {report['seed']}; the full run config is under Config below.", ""]
     methods = report.get("methods", {})
     order = _ordered_methods(methods)
     parts += [
@@ -237,23 +259,9 @@ def render_markdown(report: dict, plots: dict[str, str] | None = None) -> str:
         _md_table(["method", "accuracy", "EM", "F1", "n", "prompt tokens", "p50 s", "p95 s"], _method_rows(report)),
         "",
     ]
-    types = sorted({t for m in order for t in methods[m].get("by_type", {})})
-    if types:
-        rows = []
-        for qtype in types:
-            row = [qtype]
-            for m in order:
-                cell = methods[m].get("by_type", {}).get(qtype)
-                row.append(f"{_fmt(cell.get('accuracy'))} ({cell.get('n')})" if cell else "-")
-            rows.append(row)
-        parts += [
-            "## Accuracy by question type",
-            "",
-            "Cells are accuracy (n).",
-            "",
-            _md_table(["type", *order], rows),
-            "",
-        ]
+    for key, title, label in (("by_type", "Accuracy by question type", "type"),
+                              ("by_category", "Accuracy by category (LoCoMo category number)", "category")):
+        parts += _breakdown(methods, order, key, title, label)
 
     if isinstance(report.get("train"), dict):
         parts += ["## Training", "", _kv_table(report["train"], 2), ""]
@@ -266,7 +274,8 @@ def render_markdown(report: dict, plots: dict[str, str] | None = None) -> str:
     if isinstance(report.get("general"), dict):
         general = dict(report["general"])
         general.setdefault("drop", _general_drop(general))
-        parts += ["## General-knowledge probe (forgetting)", "", _kv_table(general), ""]
+        general.pop("kl_per_prompt", None)  # plotted in forgetting.png, kept in report.json
+        parts += ["## General-knowledge probe and KL(base || adapter) (forgetting)", "", _kv_table(general), ""]
 
     for key, title in (("config", "Config"), ("versions", "Versions")):
         if key in report:
@@ -285,89 +294,8 @@ def render_markdown(report: dict, plots: dict[str, str] | None = None) -> str:
 # --------------------------------------------------------------------------------------------- writing
 
 
-def _json_default(value: Any) -> Any:
-    """Serialize numpy scalars/arrays and paths that callers may leave in a report or record."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return str(value)
-
-
-def _atomic_write(path: Path, write: Callable[[io.IOBase], None], binary: bool = False) -> Path:
-    """Write via a temp file in the same directory and ``os.replace`` it, so readers see old or new, never half."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"encoding": "utf-8", "newline": "\n"})) as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _accuracy_figure(report: dict):
-    """Bar chart of accuracy per method, plus a base-vs-adapter general-probe panel when present."""
-    from matplotlib.figure import Figure  # Figure without pyplot: Agg rendering, no global backend state.
-
-    methods = report.get("methods", {})
-    order = _ordered_methods(methods)
-    general = report.get("general") if isinstance(report.get("general"), dict) else None
-    if general:
-        fig = Figure(figsize=(9, 4))
-        ax, ax_general = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 1]})
-    else:
-        fig = Figure(figsize=(7, 4))
-        ax, ax_general = fig.subplots(), None
-
-    values = [float(methods[m].get("accuracy") or 0.0) for m in order]
-    bars = ax.bar(order, values, color="tab:blue")
-    ax.bar_label(bars, labels=[f"{v:.2f}" for v in values], padding=2)
-    ax.set_ylim(0, 1.1)
-    ax.set_ylabel("accuracy")
-    ax.set_title("Memory recall accuracy by method")
-    if not order:
-        ax.text(0.5, 0.5, "no methods", ha="center", va="center", transform=ax.transAxes)
-
-    if ax_general is not None:
-        probe = [float(general.get("base_accuracy") or 0.0), float(general.get("adapter_accuracy") or 0.0)]
-        bars = ax_general.bar(["base", "adapter"], probe, color=["tab:gray", "tab:orange"])
-        ax_general.bar_label(bars, labels=[f"{v:.2f}" for v in probe], padding=2)
-        ax_general.set_ylim(0, 1.1)
-        ax_general.set_title(f"General probe (n={general.get('n')})")
-    fig.tight_layout()
-    return fig
-
-
-def _cost_figure(report: dict):
-    """Scatter of mean prompt tokens vs accuracy, one labelled point per method."""
-    from matplotlib.figure import Figure
-
-    methods = report.get("methods", {})
-    fig = Figure(figsize=(7, 4))
-    ax = fig.subplots()
-    plotted = 0
-    for method in _ordered_methods(methods):
-        tokens, acc = methods[method].get("prompt_tokens_mean"), methods[method].get("accuracy")
-        if tokens is None or acc is None:
-            continue
-        ax.scatter([tokens], [acc], s=50)
-        ax.annotate(method, (tokens, acc), textcoords="offset points", xytext=(5, 5))
-        plotted += 1
-    if not plotted:
-        ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
-    ax.set_xlabel("prompt tokens (mean)")
-    ax.set_ylabel("accuracy")
-    ax.set_ylim(-0.05, 1.1)
-    ax.set_title("Cost vs accuracy")
-    ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    return fig
-
-
 def write_report(report: dict, out_dir: str | os.PathLike, records: list[dict] | None = None) -> dict[str, Path]:
-    """Write report.json, report.md, answers.jsonl (when ``records`` given) and the two plots to ``out_dir``.
+    """Write report.json, report.md, answers.jsonl (when ``records`` given) and the plots to ``out_dir``.
 
     Args:
         report: A report dict (SPEC section 5); not validated here, so partial reports can still be written.
@@ -376,25 +304,23 @@ def write_report(report: dict, out_dir: str | os.PathLike, records: list[dict] |
 
     Returns:
         File name -> path for every file written: ``report.json``, ``report.md``, ``accuracy_by_method.png``,
-        ``cost_vs_accuracy.png`` and, with records, ``answers.jsonl``.
+        ``cost_vs_accuracy.png``, ``forgetting.png`` (when the general probe has KL figures) and, with records,
+        ``answers.jsonl``.
     """
+    from eval import plots  # matplotlib only when writing
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths: dict[str, Path] = {}
-
-    def save_png(name: str, fig) -> None:
-        paths[name] = _atomic_write(out / name, lambda fh: fig.savefig(fh, format="png", dpi=120), binary=True)
-
-    save_png("accuracy_by_method.png", _accuracy_figure(report))
-    save_png("cost_vs_accuracy.png", _cost_figure(report))
-
-    text = json.dumps(report, indent=2, ensure_ascii=False, default=_json_default) + "\n"
-    paths["report.json"] = _atomic_write(out / "report.json", lambda fh: fh.write(text))
-    markdown = render_markdown(
-        report, {"Accuracy by method": "accuracy_by_method.png", "Cost vs accuracy": "cost_vs_accuracy.png"}
-    )
-    paths["report.md"] = _atomic_write(out / "report.md", lambda fh: fh.write(markdown))
+    figures = {"Accuracy by method": ("accuracy_by_method.png", plots.accuracy_figure(report)),
+               "Cost vs accuracy": ("cost_vs_accuracy.png", plots.cost_figure(report))}
+    general = report.get("general")
+    if isinstance(general, dict) and general.get("kl_per_prompt"):
+        figures["Forgetting: general probe and KL(base || adapter)"] = ("forgetting.png",
+                                                                        plots.forgetting_figure(report))
+    paths = {name: write_png(out / name, fig) for name, fig in figures.values()}
+    paths["report.json"] = write_json(out / "report.json", report)
+    markdown = render_markdown(report, {caption: name for caption, (name, _) in figures.items()})
+    paths["report.md"] = atomic_write(out / "report.md", lambda fh: fh.write(markdown))
     if records is not None:
-        lines = "".join(json.dumps(r, ensure_ascii=False, default=_json_default) + "\n" for r in records)
-        paths["answers.jsonl"] = _atomic_write(out / "answers.jsonl", lambda fh: fh.write(lines))
+        paths["answers.jsonl"] = write_jsonl(out / "answers.jsonl", records)
     return paths

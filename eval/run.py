@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 from eval.metric.memory_recall.memory_recall import score_reply
 from eval.report import format_table, summarize, validate_report, write_report
 from memory_lora import __version__, pipeline
+from memory_lora.answer import ADAPTER_METHODS
 from memory_lora.base_model import describe
 from memory_lora.config import METHODS, RunConfig
 from memory_lora.ingest import read_memories, read_questions
@@ -42,6 +43,7 @@ class EvalConfig:
     out: str  # output folder for report.json, report.md, plots, answers.jsonl
     methods: list[str] = field(default_factory=lambda: list(METHODS))  # methods to compare
     general: str | None = "bundled"  # forgetting probe file; "bundled" = eval/data/general.jsonl; None = skip
+    kl: bool = True  # KL(base || adapter) on the bundled generic prompts (eval/forgetting.py) for the adapter
     run: RunConfig = field(default_factory=RunConfig)  # model / lora / train / synth / answer settings
     user: str | None = None  # user id; None = the memories' own `user` field when they share one, else "user"
     home: str | None = None  # store to use; None = a fresh temporary home, removed afterwards
@@ -71,8 +73,8 @@ def answer_questions(ans, questions: list[Question], methods: list[str], progres
         for q in questions:
             reply = ans.answer(method, [q.question])[0]
             scores = score_reply(reply.text, q.answers)
-            records.append({"method": method, "question_id": q.id, "type": q.type, "question": q.question,
-                            "reply": reply.text, "answers": q.answers, **scores,
+            records.append({**q.extra, "method": method, "question_id": q.id, "type": q.type,
+                            "question": q.question, "reply": reply.text, "answers": q.answers, **scores,
                             "prompt_tokens": reply.prompt_tokens, "latency_s": round(reply.latency_s, 4)})
             bar.update(1)
     bar.close()
@@ -91,6 +93,26 @@ def general_probe(ans, questions: list[Question], progress: bool = True) -> dict
                                           for r, q in zip(replies, questions, strict=True)) / max(1, len(questions))
     result["drop"] = round(result["base_accuracy"] - result["adapter_accuracy"], 4)
     return result
+
+
+def forgetting(ans, cfg: EvalConfig, general: list[Question], progress: bool = True) -> dict | None:
+    """report["general"]: the general probe (when a probe file is given) plus KL(base || adapter) (when cfg.kl).
+
+    A skipped probe leaves base_accuracy / adapter_accuracy None and n 0, so the SPEC keys stay present.
+    """
+    if not ans.has_adapter or not (general or cfg.kl):
+        return None
+    from eval.forgetting import kl_probe
+
+    result = general_probe(ans, general, progress) if general else {"n": 0, "base_accuracy": None,
+                                                                     "adapter_accuracy": None, "drop": None}
+    if cfg.kl:
+        result.update(kl_probe(ans, cfg.run, progress))
+    return result
+
+
+_NO_TRAIN = {"seconds": 0.0, "examples": 0, "tokens": 0, "tokens_per_second": 0.0, "epochs": 0, "adapter_bytes": 0,
+             "memories": 0, "skipped": "no method needs an adapter"}
 
 
 def versions() -> dict:
@@ -113,13 +135,18 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> dict:
     with tempfile.TemporaryDirectory(prefix="memory-lora-eval-") as tmp:
         home = cfg.home or tmp
         pipeline.ingest(home, user, [cfg.memories])
-        trained = pipeline.train(home, user, cfg.run, progress=progress)
-        ans = pipeline.answerer(home, user, cfg.run)
+        need_adapter = bool(general) or any(m in ADAPTER_METHODS for m in cfg.methods)
+        if need_adapter:
+            trained = pipeline.train(home, user, cfg.run, progress=progress)
+        else:
+            trained = {"train": {**_NO_TRAIN, "memories": len(memories)},
+                       "synth": {"seconds": 0.0, "examples": 0, "by_kind": {}}}
+        ans = pipeline.answerer(home, user, cfg.run, need_adapter=need_adapter)
         try:
             start = time.perf_counter()
             records = answer_questions(ans, questions, cfg.methods, progress)
             answer_seconds = time.perf_counter() - start
-            general_result = general_probe(ans, general, progress) if general else None
+            general_result = forgetting(ans, cfg, general, progress)
         finally:
             pipeline.release(ans)
     synth = trained["synth"]
@@ -131,6 +158,7 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> dict:
         "config": {"base_model": describe(cfg.run.model), "lora": cfg.run.to_dict()["lora"], "seed": cfg.run.train.seed,
                    "run": cfg.run.to_dict(), "memories_file": str(cfg.memories), "questions_file": str(cfg.questions),
                    "general_file": cfg.general, "user": user, "questions": len(questions)},
+        "seed": cfg.run.train.seed,
         "versions": versions(),
         "answer_seconds": round(answer_seconds, 2),
     }

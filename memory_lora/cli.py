@@ -75,17 +75,71 @@ def cmd_ask(args) -> None:
     print(reply.text)
 
 
+def _int_list(text: str, flag: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ValueError(f"{flag} must be comma-separated integers, got {text!r}") from None
+
+
+def _methods(text: str) -> list[str]:
+    return [m.strip() for m in text.split(",") if m.strip()]
+
+
 def cmd_eval(args) -> None:
+    if args.compare:
+        from eval.compare import compare_reports
+
+        print(compare_reports(*args.compare))
+        return
+    if args.scaling_from:
+        from eval.scaling import scaling_from_dirs
+
+        if not args.out:
+            raise ValueError("--scaling-from needs --out")
+        scaling_from_dirs(args.scaling_from, args.out)
+        print(f"scaling: {Path(args.out) / 'scaling.json'}")
+        return
+    missing = [f"--{k}" for k in ("memories", "questions", "out") if not getattr(args, k)]
+    if missing:
+        raise ValueError(f"{', '.join(missing)} required (or --compare DIR1 DIR2)")
     from eval.report import format_table
     from eval.run import EvalConfig, run_eval
 
     general = None if args.general in ("none", "") else args.general
-    cfg = EvalConfig(memories=args.memories, questions=args.questions, out=args.out,
-                     methods=[m.strip() for m in args.methods.split(",") if m.strip()], general=general,
-                     run=_run_config(args), user=args.user)
+    cfg = EvalConfig(memories=args.memories, questions=args.questions, out=args.out, methods=_methods(args.methods),
+                     general=general, kl=not args.no_kl, run=_run_config(args), user=args.user)
+    if args.counts:
+        from eval.scaling import ScalingConfig, run_scaling
+
+        run_scaling(ScalingConfig(eval=cfg, counts=_int_list(args.counts, "--counts")))
+        print(f"scaling: {Path(args.out) / 'scaling.md'}")
+        return
     report = run_eval(cfg)
     print(format_table(report))
     print(f"report: {Path(args.out) / 'report.md'}")
+
+
+def cmd_niah(args) -> None:
+    from eval.niah import NiahConfig, depth_list, run_niah
+
+    general = None if args.general in ("none", "") else args.general
+    cfg = NiahConfig(out=args.out, sizes=_int_list(args.sizes, "--sizes"), depths=depth_list(args.depths),
+                     methods=_methods(args.methods), variants=_methods(args.variants), distractors=args.distractors,
+                     locomo_zip=args.locomo_zip, general=general, kl=not args.no_kl,
+                     needles_per_depth=args.needles_per_depth, run=_run_config(args))
+    result = run_niah(cfg)
+    print(f"niah: {Path(args.out) / 'niah.md'} ({result['wall_s']} s)")
+
+
+def cmd_import_locomo(args) -> None:
+    from eval.locomo import LocomoConfig, import_locomo
+
+    cfg = LocomoConfig(zip_path=args.zip, out=args.out, track=args.track,
+                       conversations=_methods(args.conversations) if args.conversations else None)
+    for s in import_locomo(cfg):
+        cats = ", ".join(f"cat {k}: {v}" for k, v in s["by_category"].items())
+        print(f"conv-{s['conversation']}: {s['memories']} memories, {s['questions']} questions ({cats}) -> {s['dir']}")
 
 
 def cmd_demo(args) -> None:
@@ -167,14 +221,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("eval", help="compare every method on a memories/questions pair and write a report")
-    p.add_argument("--memories", required=True)
-    p.add_argument("--questions", required=True)
-    p.add_argument("--out", required=True)
+    p.add_argument("--memories")
+    p.add_argument("--questions")
+    p.add_argument("--out")
     p.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ",".join(METHODS))
-    p.add_argument("--general", default="bundled", help="forgetting probe questions ('bundled' or 'none')")
+    p.add_argument("--general", default="bundled", help="forgetting probe questions ('bundled', a file or 'none')")
+    p.add_argument("--no-kl", action="store_true", help="skip KL(base || adapter) on the generic prompts")
     p.add_argument("--user", help="user id for the temporary store (default: the memories' user)")
+    p.add_argument("--counts", help="scaling: comma-separated memory counts, one eval each (e.g. 10,20,40,160)")
+    p.add_argument("--compare", nargs=2, metavar=("DIR1", "DIR2"), help="print the difference of two reports")
+    p.add_argument("--scaling-from", nargs="+", metavar="DIR", help="scaling figures from the reports below DIRs")
     common(p)
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("niah", help="needle-in-a-haystack grid (haystack size x depth) for every method")
+    p.add_argument("--out", required=True)
+    p.add_argument("--sizes", default="16,64,256,1024", help="distractor memories per haystack")
+    p.add_argument("--depths", default="5", help="a count of evenly spaced depths, or percentages (0,50,100)")
+    p.add_argument("--methods", default="parametric,rag,long-context,hybrid")
+    p.add_argument("--variants", default="single", help="comma-separated: single, multi-key, multi-value")
+    p.add_argument("--distractors", choices=["generator", "locomo"], default="generator")
+    p.add_argument("--locomo-zip", help="LoCoMo release zip (for --distractors locomo)")
+    p.add_argument("--needles-per-depth", type=int, default=1, help="distinct needles per depth; cell = their mean")
+    p.add_argument("--general", default="none", help="general probe per adapter ('bundled', a file or 'none')")
+    p.add_argument("--no-kl", action="store_true", help="skip KL(base || adapter)")
+    common(p)
+    p.set_defaults(func=cmd_niah)
+
+    p = sub.add_parser("import-locomo", help="LoCoMo zip -> one folder of memories/questions per conversation")
+    p.add_argument("zip")
+    p.add_argument("--out", required=True)
+    p.add_argument("--track", choices=["observations", "turns"], default="observations")
+    p.add_argument("--conversations", help="comma-separated conversation ids (default all), e.g. 30,26")
+    p.set_defaults(func=cmd_import_locomo)
 
     p = sub.add_parser("demo", help="the whole pipeline on the bundled example user")
     p.add_argument("--out", default="demo-report", help="report folder (default ./demo-report)")

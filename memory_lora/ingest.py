@@ -37,6 +37,7 @@ JSON_SUFFIXES = (".json", ".jsonl", ".ndjson")
 # Memory dataclass fields: never copied into `extra`, because Memory.to_dict merges extra last and a stray
 # "id" there would silently replace the real id.
 _MEMORY_FIELDS = ("id", "text", "user", "time", "kind", "source")
+_QUESTION_FIELDS = ("id", "question", "answers", "type", "evidence")
 _DECODER = json.JSONDecoder()
 _WS = re.compile(r"[ \t\n\r]*")
 
@@ -384,7 +385,9 @@ def _question_from_record(obj: object, name: str, line: int) -> Question:
         raise InputError(name, line, "'id' is empty")
     if qid is None:
         qid = "q-" + hashlib.sha256(normalize_text(question).encode("utf-8")).hexdigest()[:12]
-    return Question(id=qid, question=question, answers=list(answers), type=qtype, evidence=list(evidence))
+    extra = {k: v for k, v in obj.items() if k not in _QUESTION_FIELDS}
+    return Question(id=qid, question=question, answers=list(answers), type=qtype, evidence=list(evidence),
+                    extra=extra)
 
 
 def _json_type(value: object) -> str:

@@ -74,13 +74,19 @@ class Memory:
 
 @dataclass(frozen=True)
 class Question:
-    """One evaluation question (SPEC section 2)."""
+    """One evaluation question (SPEC section 2).
+
+    Attributes:
+        extra: Any other keys of the input record (e.g. LoCoMo's ``category``), kept so nothing given is lost.
+    """
 
     id: str
     question: str
     answers: list[str]
     type: str = "single-hop"
     evidence: list[str] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        return {**d, **d.pop("extra")}

@@ -162,3 +162,14 @@ def test_console_script_help():
     assert proc.stdout.startswith("usage: memory-lora")
     for sub in ("ingest", "synth", "train", "ask", "eval", "demo"):
         assert sub in proc.stdout
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["niah", "--out", "x", "--sizes", "16,abc"], "--sizes"),
+    (["niah", "--out", "x", "--distractors", "locomo"], "--locomo-zip"),
+    (["niah", "--out", "x", "--variants", "single,triple"], "triple"),
+    (["eval", "--memories", "m.jsonl"], "--questions"),
+])
+def test_niah_and_eval_bad_flags_exit_2(capsys, argv, needle):
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and needle in one_line_error(err)

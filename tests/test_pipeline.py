@@ -133,7 +133,11 @@ def test_run_eval_writes_a_valid_reproducible_report(tmp_path, tiny_files, tiny_
     assert set(on_disk["methods"]) == set(METHODS)
     assert all(on_disk["methods"][m]["n"] == 4 for m in METHODS)
     assert on_disk["config"]["user"] == TINY_USER and on_disk["config"]["questions"] == 4
-    assert "general" not in on_disk
+    # No probe file: the general-probe figures are None, but KL(base || adapter) is reported for the adapter.
+    assert on_disk["general"]["n"] == 0 and on_disk["general"]["base_accuracy"] is None
+    assert on_disk["general"]["kl_mean"] > 0 and on_disk["general"]["kl_prompts"] > 0
+    assert on_disk["seed"] == tiny_run_config.train.seed
+    assert (out / "forgetting.png").stat().st_size > 0
     # replay_ratio 0.25: the tiny chat model's full-sentence replay answers make up a quarter of the mix.
     train = on_disk["train"]
     assert train["replay_examples"] > 0
@@ -147,6 +151,7 @@ def test_run_eval_writes_a_valid_reproducible_report(tmp_path, tiny_files, tiny_
     accuracies = {m: s["accuracy"] for m, s in report["methods"].items()}
     assert {m: s["accuracy"] for m, s in again["methods"].items()} == accuracies
     assert again["train"]["loss_history"] == report["train"]["loss_history"]
+    assert again["general"]["kl_mean"] == report["general"]["kl_mean"]
     lines_again = (tmp_path / "r2" / "answers.jsonl").read_text(encoding="utf-8").splitlines()
     replies_again = [json.loads(line)["reply"] for line in lines_again]
     assert replies_again == [r["reply"] for r in records]  # same seed: the very same answers
