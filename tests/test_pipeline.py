@@ -137,6 +137,8 @@ def test_run_eval_writes_a_valid_reproducible_report(tmp_path, tiny_files, tiny_
     assert on_disk["general"]["n"] == 0 and on_disk["general"]["base_accuracy"] is None
     assert on_disk["general"]["kl_mean"] > 0 and on_disk["general"]["kl_prompts"] > 0
     assert on_disk["seed"] == tiny_run_config.train.seed
+    assert on_disk["synth"]["backend"] == "rules" and on_disk["synth"]["dropped"] == {}
+    assert on_disk["synth"]["examples"] == sum(on_disk["synth"]["by_kind"].values())
     assert (out / "forgetting.png").stat().st_size > 0
     # replay_ratio 0.25: the tiny chat model's full-sentence replay answers make up a quarter of the mix.
     train = on_disk["train"]
