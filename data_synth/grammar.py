@@ -1,6 +1,6 @@
 """Small hand-written English grammar helpers for the rule-based synthesizer (no models, no network).
 
-Holds the word lists (verbs with irregular forms, adverbs, prepositions, relation nouns, synonyms), verb
+Holds the word lists (verbs with irregular forms, adverbs, prepositions, relation nouns), verb
 conjugation, tokenisation, and the rewrite of a raw memory into third-person clauses about the user
 ("btw my bike is ..." -> "Maya's bike is ..."). Used by data_synth.slots and data_synth.rules; not run directly.
 """
@@ -77,25 +77,6 @@ ADJECTIVES = {"tiny", "small", "big", "large", "little", "old", "new", "young", 
               "closest", "close", "retired", "former", "current", "older", "younger", "elder", "left", "right",
               "exactly", "whole", "own", "tall", "short", "long", "cheap", "expensive", "nice", "great", "vintage",
               "main", "first", "second", "third", "fourth", "fifth", "sixth", "last", "next", "daily", "weekly"}
-# Light synonym variation for question wording (Physics of LMs 3.1: varied wording is what makes recall generalise).
-NOUN_SYNONYMS = {
-    "bike": ["bicycle"], "bicycle": ["bike"], "favourite": ["favorite", "preferred"], "colour": ["color"],
-    "flat": ["apartment"], "apartment": ["flat"], "car": ["vehicle"], "mum": ["mother"], "mom": ["mother"],
-    "dad": ["father"], "father": ["dad"], "mother": ["mum"], "novel": ["book"], "job": ["work"],
-    "phone": ["mobile"], "partner": ["significant other"], "friend": ["pal"], "home": ["house"],
-    "film": ["movie"], "movie": ["film"], "doctor": ["physician"],
-    "code": ["number"], "number": ["code"], "shop": ["store"], "store": ["shop"],
-    "network": ["WiFi network"], "closest": ["best"], "university": ["college"], "band": ["group"],
-}
-VERB_SYNONYMS = {
-    "move": ["relocate"], "relocate": ["move"], "live": ["reside"], "buy": ["purchase", "get"],
-    "like": ["enjoy"], "love": ["enjoy", "really like"], "enjoy": ["like"], "prefer": ["favour", "like"],
-    "keep": ["have"], "own": ["have"], "name": ["call"], "call": ["name"], "study": ["major in"],
-    "learn": ["pick up"], "break": ["injure"], "watch": ["see"], "present": ["give"],
-    "win": ["get"], "teach": ["give lessons in"],
-    "carry": ["keep"], "take": ["have"], "request": ["ask for"], "attend": ["go to"],
-    "hate": ["dislike"], "adopt": ["get"], "graduate": ["finish"], "feed": ["give food to"],
-}
 # What kind of thing the object of a verb usually is, for "What car does Maya drive?".
 VERB_OBJECT_NOUN = {
     "drive": "car", "ride": "bike", "play": "instrument", "read": "book", "speak": "language", "study": "subject",

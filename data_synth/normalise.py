@@ -103,7 +103,7 @@ def _add_subject(sentence: str, user: str, todo: bool) -> str:
     date_lead = re.match(r"(On [^,]{3,40},\s*)(.*)$", sentence)
     if date_lead and not lead:  # "On 12 Aug 2023, ran the 10k" -> "On 12 Aug 2023, Maya ran the 10k"
         rest = _add_subject(date_lead.group(2), user, todo)
-        return date_lead.group(1) + (rest if rest != date_lead.group(2) else date_lead.group(2))
+        return date_lead.group(1) + rest
     i = 0
     while i < len(words) - 1 and (words[i].lower() in ADVERBS or re.fullmatch(r"[A-Za-z]{3,}ly", words[i])):
         i += 1
