@@ -97,6 +97,12 @@ def _norm_hash(text: str) -> str:
     return hashlib.sha256(normalize_text(text).encode("utf-8")).hexdigest()
 
 
+
+def _adapter_record(row: tuple) -> dict:
+    """(version, path, manifest JSON, created_at) row -> the dict `adapters` and `latest_adapter` return."""
+    version, path, manifest, created_at = row
+    return {"version": version, "path": path, "manifest": json.loads(manifest), "created_at": created_at}
+
 class Store:
     """SQLite-backed store of users, memories and adapter versions under one HOME directory.
 
@@ -329,7 +335,7 @@ class Store:
             rows = self._conn.execute(
                 "SELECT version, path, manifest, created_at FROM adapters WHERE user = ? ORDER BY version", (user,)
             ).fetchall()
-        return [{"version": v, "path": p, "manifest": json.loads(m), "created_at": t} for v, p, m, t in rows]
+        return [_adapter_record(row) for row in rows]
 
     def latest_adapter(self, user: str) -> dict | None:
         """Returns the highest recorded adapter version of a user (see `adapters`), or None if there is none."""
@@ -340,10 +346,7 @@ class Store:
                 "SELECT version, path, manifest, created_at FROM adapters WHERE user = ? ORDER BY version DESC LIMIT 1",
                 (user,),
             ).fetchone()
-        if row is None:
-            return None
-        version, path, manifest, created_at = row
-        return {"version": version, "path": path, "manifest": json.loads(manifest), "created_at": created_at}
+        return None if row is None else _adapter_record(row)
 
     # -- API keys (hashes only; see memory_lora.keys) ------------------------------------------------------
 
