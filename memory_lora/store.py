@@ -97,7 +97,6 @@ def _norm_hash(text: str) -> str:
     return hashlib.sha256(normalize_text(text).encode("utf-8")).hexdigest()
 
 
-
 def _adapter_record(row: tuple) -> dict:
     """(version, path, manifest JSON, created_at) row -> the dict `adapters` and `latest_adapter` return."""
     version, path, manifest, created_at = row
