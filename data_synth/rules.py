@@ -224,6 +224,8 @@ def _memory_examples(an: Analysis, user: str, config: SynthConfig, kinds: set[st
             sent = cl_sent[1] if cl_sent else full
             person = ("name", "first", "name", "user")[(n + offset) % 4]
             short_style = bool(qa.short) and (n % 2 == 0 if rng.random() < 0.8 else n % 2 == 1)
+            if config.answer_style != "mixed":
+                short_style = bool(qa.short) and config.answer_style == "short"
             prompt = qa.question
             if person == "first":
                 prompt = _to_first(qa.question, user) or qa.question

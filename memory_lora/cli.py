@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from memory_lora.config import METHODS, SYNTH_BACKENDS, RunConfig, default_home
+from memory_lora.config import ANSWER_STYLES, METHODS, SYNTH_BACKENDS, RunConfig, default_home
 
 
 def _run_config(args) -> RunConfig:
@@ -30,6 +30,8 @@ def _run_config(args) -> RunConfig:
         config.synth.backend = args.backend
     if getattr(args, "teacher_model", None):
         config.synth.teacher_model = args.teacher_model
+    if getattr(args, "answer_style", None):
+        config.synth.answer_style = args.answer_style
     for section in (config.model, config.lora, config.train, config.synth, config.answer):
         section.__post_init__()  # re-validate after overrides
     return config
@@ -196,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--backend", choices=SYNTH_BACKENDS, help="synthesis backend (default rules); hf and "
                            "openai add teacher-written QA pairs, see data_synth/teachers")
             p.add_argument("--teacher-model", help="teacher: model folder or hub id (hf), model name (openai)")
+            p.add_argument("--answer-style", choices=ANSWER_STYLES, help="how synthesized QA examples are answered: "
+                           "the memory sentence holding the answer, short, or mixed")
 
     p = sub.add_parser("ingest", help="add memories to a user's store")
     p.add_argument("user")

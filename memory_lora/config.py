@@ -15,6 +15,7 @@ DEFAULT_BASE_MODEL = "smollm2-135m-instruct"
 ALL_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 METHODS = ("parametric", "rag", "long-context", "hybrid", "base")
 SYNTH_BACKENDS = ("rules", "hf", "openai")
+ANSWER_STYLES = ("mixed", "sentence", "short")
 
 
 def default_home() -> Path:
@@ -126,6 +127,10 @@ class SynthConfig:
     kinds: list[str] | None = None
     # Cap on QA examples per memory (the most varied are kept first).
     max_qa_per_memory: int = 24
+    # How QA examples are answered: "mixed" = about half short ("Tromsø."), half the memory sentence holding the
+    # answer; "sentence" = always the sentence (the model recalls the whole fact, then the answer is in it);
+    # "short" = always short.
+    answer_style: str = "mixed"
     # "I don't know" examples per memory (about topics no memory mentions), e.g. 0.5 -> 20 for 40 memories.
     abstention_per_memory: float = 0.5
     # Most chain-of-thought two-hop examples per pair of memories sharing an entity.
@@ -147,6 +152,8 @@ class SynthConfig:
             raise ValueError(f"synth.backend must be one of {', '.join(SYNTH_BACKENDS)}, got {self.backend!r}")
         if self.max_qa_per_memory < 1:
             raise ValueError(f"synth.max_qa_per_memory must be >= 1, got {self.max_qa_per_memory}")
+        if self.answer_style not in ANSWER_STYLES:
+            raise ValueError(f"synth.answer_style must be one of {', '.join(ANSWER_STYLES)}, got {self.answer_style!r}")
         if self.abstention_per_memory < 0 or self.cot_per_pair < 0:
             raise ValueError("synth.abstention_per_memory and synth.cot_per_pair must be >= 0")
         allowed = {"qa", "paraphrase", "cloze", "recitation", "temporal", "abstention", "cot"}

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from data_synth.abstention import abstention_examples
 from data_synth.dataset import build_dataset, preview
 from data_synth.grammar import norm
@@ -56,6 +58,21 @@ def test_paraphrase_switch_controls_wordings_per_slot():
     assert any(re.search(r"allergic to what\?|sensitive to", e.prompt) for e in many), [e.prompt for e in many]
     hazel = [e for e in many if "hazelnut" in e.response.lower()]
     assert len({norm(e.prompt) for e in hazel}) >= 3  # the slot is asked in several wordings
+
+
+def test_answer_style_sentence_recalls_the_memory_sentence_and_keeps_the_questions():
+    mem = [Memory(id="s1", text="My dentist is Dr. Oona Salo at the Harbour Street clinic.")]
+    mixed = [e for e in synthesize(mem, USER, SynthConfig(answer_style="mixed")) if e.kind == "qa"]
+    sentence = [e for e in synthesize(mem, USER, SynthConfig(answer_style="sentence")) if e.kind == "qa"]
+    short = [e for e in synthesize(mem, USER, SynthConfig(answer_style="short")) if e.kind == "qa"]
+    assert [e.prompt for e in mixed] == [e.prompt for e in sentence] == [e.prompt for e in short]
+    assert any(e.template.endswith("/short") or "/short/" in e.template for e in mixed)
+    assert all("/short" not in e.template and "Oona Salo" in e.response and len(e.response.split()) >= 6
+               for e in sentence), [e.response for e in sentence]
+    # short: every slot question gets the bare value; only the entity questions (no slot) keep a sentence
+    assert sum("/short" in e.template for e in short) > sum("/short" in e.template for e in mixed)
+    with pytest.raises(ValueError, match="answer_style"):
+        SynthConfig(answer_style="verbose")
 
 
 def test_abstention_skips_topics_the_memories_mention():
