@@ -84,12 +84,17 @@ def in_situ(cl: Clause, short_of) -> list[QA]:
     return out
 
 
+# Set phrases whose words are never swapped ("do for a living" must not become "do for a residing").
+IDIOMS = ("for a living", "make a living", "in charge of", "at home", "on time", "by heart")
+
+
 def lexical_variants(qa: QA, limit: int = MAX_LEXICAL_PER_QUESTION) -> list[QA]:
     """Copies of `qa` with one word swapped for a synonym (each synonym of each known word, up to `limit`)."""
     out: list[QA] = []
+    fixed = [p for p in IDIOMS if p in qa.question.lower()]
     for word, subs in SYNONYMS.items():
         pat = rf"\b{re.escape(word)}\b"
-        if not re.search(pat, qa.question):
+        if not re.search(pat, qa.question) or any(word in p.split() for p in fixed):
             continue
         for sub in subs:
             q = replace_outside_quotes(qa.question, pat, lambda _m, s=sub: s)

@@ -124,7 +124,10 @@ def _select(cands: list[QA], cap: int) -> list[QA]:
     for qa in cands:
         groups.setdefault(qa.group, []).append(qa)
     for g, items in groups.items():
-        firsts = [qa for i, qa in enumerate(items) if qa.wh not in {x.wh for x in items[:i]}]
+        # A wording is new when its template or the names in it are: "Where is Åsa based?" is as new as
+        # "Where is Maya's sister based?", since people ask about a person by name as often as by relation.
+        keys = [(qa.wh, frozenset(w for w in qa.question.split()[1:] if w[:1].isupper())) for qa in items]
+        firsts = [qa for i, qa in enumerate(items) if keys[i] not in keys[:i]]
         groups[g] = firsts + [qa for qa in items if qa not in firsts]
     out, seen, rnd = [], set(), 0
     while len(out) < cap and any(rnd < len(v) for v in groups.values()):
@@ -224,7 +227,9 @@ def _memory_examples(an: Analysis, user: str, config: SynthConfig, kinds: set[st
             sent = cl_sent[1] if cl_sent else full
             person = ("name", "first", "name", "user")[(n + offset) % 4]
             short_style = bool(qa.short) and (n % 2 == 0 if rng.random() < 0.8 else n % 2 == 1)
-            if config.answer_style != "mixed":
+            is_date = slot_kind.get(qa.group.split("/")[0]) == "date"
+            # Dates stay mixed under "sentence": their short answers teach the other spellings of the date.
+            if config.answer_style == "short" or (config.answer_style == "sentence" and not is_date):
                 short_style = bool(qa.short) and config.answer_style == "short"
             prompt = qa.question
             if person == "first":
@@ -232,7 +237,6 @@ def _memory_examples(an: Analysis, user: str, config: SynthConfig, kinds: set[st
             elif person == "user":
                 prompt = _to_user(qa.question, user)
             first = prompt != qa.question and person == "first"
-            is_date = slot_kind.get(qa.group.split("/")[0]) == "date"
             if short_style:
                 short = qa.short.strip()
                 if is_date:  # teach the date in several spellings ("14 May 2024", "May 14, 2024", "2024-05-14")

