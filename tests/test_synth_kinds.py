@@ -75,6 +75,24 @@ def test_answer_style_sentence_recalls_the_memory_sentence_and_keeps_the_questio
         SynthConfig(answer_style="verbose")
 
 
+def test_a_relation_with_a_name_is_asked_about_by_name_too():
+    mem = [Memory(id="n1", text="My brother Tobias works as a tram driver based in Gdańsk.")]
+    # A tight cap: the name wordings must be among the first picked, not left over after the synonym variants.
+    prompts = [e.prompt for e in synthesize(mem, USER, SynthConfig(max_qa_per_memory=8)) if e.kind == "qa"]
+    assert any("Lena's brother" in p or "my brother" in p for p in prompts), prompts
+    assert any(re.search(r"Where is Tobias|Tobias's (job|profession)|does Tobias (do|work)\b", p)
+               for p in prompts), prompts
+
+
+def test_idioms_keep_their_words_in_lexical_variants():
+    from data_synth.paraphrase import lexical_variants
+    from data_synth.questions import QA
+
+    qa = QA("What does Lena's sister do for a living?", "a baker", "g", "j")
+    variants = [v.question for v in lexical_variants(qa)]
+    assert variants and all("for a living" in q for q in variants), variants
+
+
 def test_abstention_skips_topics_the_memories_mention():
     texts = ["My blood type is AB negative.", "I have two brothers."]
     out = abstention_examples(texts, USER, n=30, seed=0)
