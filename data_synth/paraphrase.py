@@ -27,8 +27,12 @@ def _wh_phrases(c: Chunk) -> list[tuple[str, bool]]:
     k, prep = c.kind, c.prep
     if k in ("place", "name") and prep in PLACE_PREPS:
         return [("where", prep != "from"), ("which place", False)] if prep != "from" else [("where", False)]
-    if k in ("person", "title") and prep not in ("called",):
+    if k == "person" and prep not in ("called",):
         return [("who" if prep == "" else "whom", False)]
+    if k == "title" and prep not in ("called",):
+        return [("what", False)]  # a quoted title or phrase is a thing, never "whom"
+    if k == "date" and re.fullmatch(r"(?:an?\s+)?[A-Z][a-z]+day\.?", c.text.strip()):
+        return [("when", prep in ("on", "")), ("which day", False)]
     if k == "date":
         year_only = bool(re.fullmatch(r"(?:19|20)\d{2}", c.text))
         return [("when", prep in ("on", "in", "")), ("what year" if year_only else "what date", False)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from data_synth.grammar import VERB_OBJECT_NOUN, is_base_verb, norm, past_tense, third_singular
+from data_synth.grammar import VERB_OBJECT_NOUN, WEEKDAYS, is_base_verb, norm, past_tense, third_singular
 from data_synth.slots import DATE_RE, PLACE_WORDS, YEAR_RE, Chunk, Clause
 
 JOB_VERBS = {"work"}
@@ -128,6 +128,11 @@ class ClauseQuestions:
     def date(self, c: Chunk, group: str):
         prep = c.prep if c.prep in ("on", "in", "since", "until", "by") else "in"
         self._both("When", c, c.text, group)
+        day = re.fullmatch(rf"(?:an?\s+)?({'|'.join(WEEKDAYS)})\.?", c.text.strip())
+        if day:  # a weekday is not a date: "On which day ...?", never "In which month ...?"
+            self._both("On which day", c, day.group(1), group)
+            self._both("What day of the week", c, day.group(1), group, strand="on")
+            return
         if re.search(r"\d{1,2}(?:st|nd|rd|th)?\s+[A-Z]|[A-Z][a-z]+\.?\s+\d{1,2}\b(?!\d)", c.text):
             self._both("On what date", c, c.text, group)
             self._both("What date", c, c.text, group, strand=prep if prep != "on" else "")
@@ -145,6 +150,9 @@ class ClauseQuestions:
         short = _short(c, self.user)
         if c.participle:
             return self.participle(c, group, short)
+        if prep == "with" and k in ("title", "thing", "quantity") and not cl.copula and cl.verb:
+            # "signs off emails with 'Warm tides'" is also asked as "How does Maya sign off emails?"
+            self._both("How", c, short, group, key="How-with")
         comp = self.obj
         if (cl.copula and prep and comp is not None and comp.kind == "thing" and not c.after_comma
                 and re.match(r"(?i)(?!a\s|an\s)", comp.text) and cl.subj_kind != "user"):

@@ -42,7 +42,7 @@ def _seed(seed: int, text: str) -> int:
 def _to_user(question: str, user: str) -> str:
     """Refer to the user as "the user" instead of by name."""
     u = re.escape(user)
-    return replace_outside_quotes(question, rf"\b{u}\b", "the user")
+    return cap_first(replace_outside_quotes(question, rf"\b{u}\b", "the user"))
 
 
 def _to_first(question: str, user: str) -> str:
@@ -60,7 +60,7 @@ def _to_first(question: str, user: str) -> str:
     # A statement-shaped question ("Maya graduated in what year?"): the user as subject becomes "I".
     q = replace_outside_quotes(q, rf"(^|, )(?:the user|{u})\s+(is|was|has)\b",
                                lambda m: m.group(1) + {"is": "I am", "was": "I was", "has": "I have"}[m.group(2)])
-    q = replace_outside_quotes(q, rf"(^|, ){u}(?=\s+[a-z]+ed\b|\s+(?:ran|went|got|made|took|met|won|saw|bought|"
+    q = replace_outside_quotes(q, rf"(^|\s){u}(?=\s+[a-z]+ed\b|\s+(?:ran|went|got|made|took|met|won|saw|bought|"
                                   rf"broke|wrote|read|left|began|gave|came|drove|ate|drank|sang|swam|flew|spent)\b)",
                                lambda m: m.group(1) + "I")
     q = replace_outside_quotes(q, rf"\b{u}\b", "me")
@@ -97,6 +97,9 @@ def _resolve(clauses: list[str], user: str) -> list[Clause]:
     return out
 
 
+VAGUE_HEADS = {"anything", "something", "nothing", "everything", "it", "one", "things"}
+
+
 def _entities(clauses: list[Clause], user: str) -> list[str]:
     """Things a memory is about, for entity-keyed questions: named people/things, owned things, key objects."""
     ents: list[str] = []
@@ -110,6 +113,17 @@ def _entities(clauses: list[Clause], user: str) -> list[str]:
                 ents.append(c.text if c.text.startswith(user) else f"{user}'s {c.head}")
         if cl.name and cl.name not in ents:
             ents.append(cl.name)
+    # Topics come after names: a memory with few names is still keyed on what it is about ("Maya's emails",
+    # "Maya and booking hotels"), so a question that mentions the topic in any wording leads to it.
+    topics: list[str] = []
+    for cl in clauses:
+        if cl.lead is not None and cl.lead.kind == "condition" and re.fullmatch(r"[a-z]+ing [a-z ]+", cl.lead.text):
+            topics.append(f"{user} and {cl.lead.text}")
+        for c in cl.chunks:
+            if c.prep == "" and c.kind == "thing" and c.head and not cl.copula and c.head not in VAGUE_HEADS:
+                if c.text.startswith((user + "'s ", "the ")):  # definite things; "a room" is no topic
+                    topics.append(c.text if c.text.startswith(user) else f"{user} and {c.text}")
+    ents += topics
     seen, out = set(), []
     for e in ents:
         if norm(e) not in seen and norm(e):
@@ -259,10 +273,10 @@ def _memory_examples(an: Analysis, user: str, config: SynthConfig, kinds: set[st
         examples += _cloze(clauses, sentence_of, user, ids, mem_norm, rng)
     if "recitation" in kinds:
         ents = _entities(clauses, user)
-        prompts = [(f"What do you remember about {user} and {e.replace(user + ' and ', '')}?", full, "rec/entity")
-                   for e in ents[:2]]
+        prompts = [(f"What do you remember about {e if e.startswith(user) else user + ' and ' + e}?", full,
+                    "rec/entity") for e in ents[:2]]
         if ents:
-            topic = re.sub(rf"^{re.escape(user)}(?: and |'s )", "my ", ents[0]).replace("my the ", "my ")
+            topic = re.sub(rf"^{re.escape(user)}'s ", "my ", re.sub(rf"^{re.escape(user)} and ", "", ents[0]))
             prompts.append((f"What did I tell you about {topic}?", full2, "rec/first"))
         if rng.random() < 0.15 or not ents:
             prompts.append((f"Tell me something you know about {user}.", full, "rec/generic"))

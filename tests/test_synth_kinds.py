@@ -93,6 +93,40 @@ def test_idioms_keep_their_words_in_lexical_variants():
     assert variants and all("for a living" in q for q in variants), variants
 
 
+def test_a_weekday_is_asked_as_a_day_never_as_a_month_or_date():
+    mem = [Memory(id="w1", text="When planning trips, never book a flight before 8:00 on a Friday.")]
+    out = synthesize(mem, USER, SynthConfig())
+    prompts = [e.prompt for e in out if e.kind in ("qa", "temporal")]
+    assert any(re.search(r"\bwhich day\b|day of the week", p, flags=re.I) for p in prompts), prompts
+    assert not any(re.search(r"which month|what date|what year", p, flags=re.I) for p in prompts), prompts
+
+
+def test_a_quoted_phrase_is_a_thing_and_with_phrases_get_how_questions():
+    mem = [Memory(id="t1", text="Always sign my letters with 'Fair winds, Lena' rather than 'Sincerely'.")]
+    prompts = [e.prompt for e in synthesize(mem, USER, SynthConfig()) if e.kind == "qa"]
+    assert not any(re.search(r"\bwhom?\b", p, flags=re.I) for p in prompts), prompts
+    assert any(re.match(r"How (does Lena|do I|does the user) always sign", p) for p in prompts), prompts
+
+
+def test_memories_without_names_are_keyed_on_their_topics():
+    mems = [Memory(id="k1", text="When packing for holidays, always bring the blue thermos."),
+            Memory(id="k2", text="I refill my fountain pens with green ink.")]
+    out = synthesize(mems, USER, SynthConfig())
+    about = {m.id: [e.prompt for e in out if e.memory_ids == [m.id]
+                    and re.search(r"know about|tell me about|remember about|tell you about", e.prompt, flags=re.I)]
+             for m in mems}
+    assert any("packing for holidays" in p for p in about["k1"]), about["k1"]
+    assert any(re.search(r"(Lena's|my) fountain pens", p) for p in about["k2"]), about["k2"]
+    assert not any("about Lena and a " in p for p in about["k1"] + about["k2"])
+
+
+def test_user_references_read_naturally():
+    mem = [Memory(id="u1", text="On 3 March 2021 I passed my driving test with a score of 96.", kind="episodic")]
+    prompts = [e.prompt for e in synthesize(mem, USER, SynthConfig(max_qa_per_memory=40))]
+    assert not any(p.startswith("the user") for p in prompts), prompts
+    assert not any(re.search(r"\bme (passed|[a-z]+ed)\b", p) for p in prompts), prompts
+
+
 def test_abstention_skips_topics_the_memories_mention():
     texts = ["My blood type is AB negative.", "I have two brothers."]
     out = abstention_examples(texts, USER, n=30, seed=0)
