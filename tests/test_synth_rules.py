@@ -11,11 +11,13 @@ import pytest
 
 from data_synth.dataset import build_dataset, dataset_stats, load_dataset_dir, save_dataset
 from data_synth.grammar import norm
-from data_synth.rules import synthesize
+from data_synth.rules import MAX_CLOZE, synthesize
 from memory_lora.config import SynthConfig
 from memory_lora.records import Memory
 
 USER = "Lena"
+# Most examples one memory may yield: the QA cap, the cloze cap and up to four recitation prompts.
+CAP_PER_MEMORY = SynthConfig().max_qa_per_memory + MAX_CLOZE + 4
 MEMORIES = [
     Memory(id="t1", text="I moved to Kraków in September 2019 to work at the Vistula Robotics Lab."),
     Memory(id="t2", text="My brother Émile works as a sound engineer in Lyon."),
@@ -69,7 +71,8 @@ def test_memory_ids_point_to_source(examples):
 def test_every_memory_produces_enough_examples(examples):
     per = _by_memory(examples)
     for mem in MEMORIES:
-        assert 8 <= len(per.get(mem.id, [])) <= 40, (mem.id, len(per.get(mem.id, [])))
+        # The QA cap plus a few cloze and recitation examples, however long the memory.
+        assert 8 <= len(per.get(mem.id, [])) <= CAP_PER_MEMORY, (mem.id, len(per.get(mem.id, [])))
 
 
 def test_short_answers_are_grounded_in_memory():
@@ -169,7 +172,7 @@ def test_odd_inputs_do_not_crash():
     per = _by_memory(out)
     assert "o1" not in per and "o3" not in per
     assert any("Biscuit" in e.response for e in per.get("o4", []))
-    assert len(per.get("o5", [])) <= 40
+    assert len(per.get("o5", [])) <= CAP_PER_MEMORY
     assert synthesize([], USER) == []
 
 
