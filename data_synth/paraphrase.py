@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from data_synth.grammar import norm, replace_outside_quotes
+from data_synth.grammar import WEEKDAYS, norm, replace_outside_quotes
 from data_synth.questions import QA
 from data_synth.slots import Chunk, Clause
 from data_synth.synonyms import SYNONYMS
@@ -31,7 +31,7 @@ def _wh_phrases(c: Chunk) -> list[tuple[str, bool]]:
         return [("who" if prep == "" else "whom", False)]
     if k == "title" and prep not in ("called",):
         return [("what", False)]  # a quoted title or phrase is a thing, never "whom"
-    if k == "date" and re.fullmatch(r"(?:an?\s+)?[A-Z][a-z]+day\.?", c.text.strip()):
+    if k == "date" and re.fullmatch(rf"(?:an?\s+)?(?:{'|'.join(WEEKDAYS)})\.?", c.text.strip()):
         return [("when", prep in ("on", "")), ("which day", False)]
     if k == "date":
         year_only = bool(re.fullmatch(r"(?:19|20)\d{2}", c.text))

@@ -80,8 +80,8 @@ class TrainConfig:
     # Defaults measured on the demo user (40 memories, CPU, held-out paraphrases): lr 2e-3 x 5 epochs with up to 24
     # QA per memory gave parametric 0.818 (mixed answers) and 0.886 in three runs (sentence answers); x 4 epochs with
     # 14 gave 0.705 (configs/demo_fast.yaml); lr 1e-3 x 6 epochs with 10 gave 0.545 at a lower final loss: the number
-    # of wordings per fact matters most, so the default spends its compute on 40 wordings x 4 epochs (loss is ~0.02
-    # after epoch 4 anyway).
+    # of wordings per fact matters most, so the default spends its compute on 40 wordings x 4 epochs: 0.955 for 10 %
+    # more training time (loss is ~0.01-0.02 after epoch 4 either way).
     epochs: int = 4  # passes over the memory examples
     learning_rate: float = 2e-3  # AdamW peak learning rate (LoRA tolerates high rates)
     batch_size: int = 16  # examples per optimizer step
