@@ -1,14 +1,24 @@
 """Abstention examples: questions about the user that no memory answers, trained to an "I don't know" reply.
 
-Without them an adapter answers every question about the user with some memorised fact. The topics are generic
-personal attributes; a topic is used only when none of its keywords occurs in any of the user's memories, so the
-adapter is never taught to deny something it was told. The questions are fixed templates written for this file,
-independent of any evaluation set. Used by data_synth.rules; not run directly.
+Without them an adapter answers every question about the user with some memorised fact. Three sources, mixed:
+
+- user topics: generic personal attributes ("What is Maya's blood type?");
+- missing relations: family members, pets and people the memories never mention ("What is the name of Maya's
+  brother?" when only a sister is mentioned), the near misses an adapter is most tempted to answer;
+- known people, unknown facts: attributes of a person the memories name that none of the memories about that
+  person states ("How old is Teodor?", "Who is Åsa married to?"), asked by name and by relation.
+
+A question is used only when none of its keywords occurs in the memories it is about (all memories for the user,
+the memories naming the person for a person), so the adapter is never taught to deny something it was told; the
+check is deliberately broad (a keyword is a word prefix). The templates are written for this file, independent of
+any evaluation set. Used by data_synth.rules; not run directly.
 """
 
 from __future__ import annotations
 
 import random
+import re
+from dataclasses import dataclass
 
 from data_synth.grammar import norm
 from data_synth.schema import Example
@@ -54,8 +64,66 @@ TOPICS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("What car did {u} learn to drive in?", ("learn to drive", "driving lesson", "driving test")),
     ("What is {u}'s favourite painter?", ("painter", "painting", "artist")),
     ("What is {u}'s pin code for the bank card?", ("pin", "bank card")),
+    ("How much does {u} earn?", ("salary", "earn", "wage", "income", "paid")),
+    ("What is {u}'s date of birth?", ("born", "birthday", "date of birth")),
+    ("Which school did {u} go to as a child?", ("school",)),
+    ("What is {u}'s home address?", ("address",)),
+    ("What did {u} study at university?", ("studied", "study", "degree", "university", "college")),
+    ("Which laptop does {u} use?", ("laptop", "computer", "macbook")),
+    ("What is {u}'s favourite film?", ("film", "movie")),
+    ("Which newspaper does {u} read?", ("newspaper", "news")),
 )
-WORDINGS = ("{q}", "{q_user}", "Do you know {q_lower}", "{q_first}")
+# (relation, keywords that rule it out, "person" or "pet")
+RELATIONS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("brother", ("brother", "sibling"), "person"),
+    ("sister", ("sister", "sibling"), "person"),
+    ("father", ("father", "dad", "parent"), "person"),
+    ("mother", ("mother", "mum", "mom", "parent"), "person"),
+    ("son", ("son", "child", "kid"), "person"),
+    ("daughter", ("daughter", "child", "kid"), "person"),
+    ("husband", ("husband", "married", "spouse", "wife", "partner"), "person"),
+    ("wife", ("wife", "married", "spouse", "husband", "partner"), "person"),
+    ("grandfather", ("grandfather", "grandpa", "granddad"), "person"),
+    ("grandmother", ("grandmother", "grandma", "granny", "nan"), "person"),
+    ("uncle", ("uncle",), "person"),
+    ("aunt", ("aunt",), "person"),
+    ("niece", ("niece",), "person"),
+    ("nephew", ("nephew",), "person"),
+    ("boss", ("boss", "manager", "supervisor"), "person"),
+    ("flatmate", ("flatmate", "roommate", "housemate"), "person"),
+    ("best friend", ("best friend", "closest friend"), "person"),
+    ("doctor", ("doctor", "gp", "physician", "dr"), "person"),
+    ("dog", ("dog", "puppy"), "pet"),
+    ("cat", ("cat", "kitten"), "pet"),
+    ("rabbit", ("rabbit", "bunny"), "pet"),
+    ("horse", ("horse", "pony"), "pet"),
+)
+RELATION_QUESTIONS = {
+    "person": ("What is the name of {u}'s {r}?", "Who is {u}'s {r}?", "What does {u}'s {r} do for a living?",
+               "Where does {u}'s {r} live?"),
+    "pet": ("What is the name of {u}'s {r}?", "What is {u}'s {r} called?", "What breed is {u}'s {r}?",
+            "How old is {u}'s {r}?"),
+}
+# (question about a named person {e}, keywords in that person's memories that rule it out)
+PERSON_TOPICS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("How old is {e}?", ("age", "old", "born", "year")),
+    ("When is {e}'s birthday?", ("birthday", "born")),
+    ("What is the name of {e}'s wife?", ("wife", "husband", "married", "spouse", "partner", "fianc")),
+    ("What is the name of {e}'s husband?", ("wife", "husband", "married", "spouse", "partner", "fianc")),
+    ("Who is {e} married to?", ("wife", "husband", "married", "spouse", "partner", "fianc")),
+    ("How many children does {e} have?", ("child", "son", "daughter", "kid", "baby")),
+    ("What is {e}'s phone number?", ("phone", "mobile", "number")),
+    ("What is {e}'s favourite food?", ("favourite", "favorite", "food", "dish", "love")),
+    ("What car does {e} drive?", ("car", "drive")),
+    ("Which university did {e} go to?", ("university", "college", "school", "studied", "degree")),
+    ("What is {e}'s email address?", ("email", "e mail")),
+    ("What pets does {e} have?", ("pet", "cat", "dog")),
+    ("Where was {e} born?", ("born", "grew up", "from")),
+    ("What is {e}'s favourite hobby?", ("hobby", "favourite", "favorite", "enjoy", "love")),
+)
+# Attributes that fit any named being or thing (a pet, a car with a name): only age and birthday.
+ANY_TOPICS = PERSON_TOPICS[:2]
+WORDINGS = ("{q}", "{q_user}", "Quick question: {q}", "{q_first}")
 REPLIES = (
     "I don't know. You haven't told me that.",
     "I don't know; that isn't something you've mentioned to me.",
@@ -63,33 +131,90 @@ REPLIES = (
 )
 
 
+@dataclass(frozen=True)
+class Entity:
+    """A being the memories name: "Teodor Vasquez-Holm", also called "Teodor" and "Maya's partner".
+
+    Attributes:
+        refs: Ways to refer to it in a question (full name, first name, relation to the user).
+        texts: The memory texts that mention it (a topic is dropped when any of them has one of its keywords).
+        person: True for people (all of PERSON_TOPICS fit), False for pets and named things (ANY_TOPICS only).
+    """
+
+    refs: tuple[str, ...]
+    texts: tuple[str, ...]
+    person: bool
+
+
 def _first_person(question: str, user: str) -> str:
     return (question.replace(f"{user}'s", "my").replace(f"does {user}", "do I").replace(f"did {user}", "did I")
             .replace(f"is {user}", "am I").replace(f"was {user}", "was I").replace(user, "I"))
 
 
-def abstention_examples(memory_texts: list[str], user: str, n: int, seed: int) -> list[Example]:
-    """Up to `n` "I don't know" examples about topics no memory mentions.
+def _absent(keys: tuple[str, ...], corpus: str) -> bool:
+    """True when no keyword starts a word of `corpus` (a normalised text padded with spaces)."""
+    return not any(f" {norm(k)}" in corpus for k in keys)
+
+
+def _corpus(texts) -> str:
+    return " " + " ".join(norm(t) for t in texts) + " "
+
+
+def _user_questions(corpus: str) -> list[str]:
+    return [q for q, keys in TOPICS if _absent(keys, corpus)]
+
+
+def _relation_questions(corpus: str) -> list[str]:
+    out = []
+    for rel, keys, kind in RELATIONS:
+        if _absent(keys, corpus):
+            out += [q.replace("{r}", rel) for q in RELATION_QUESTIONS[kind]]
+    return out
+
+
+def _entity_questions(entities: list[Entity], rng: random.Random) -> list[str]:
+    out = []
+    for ent in entities:
+        corpus = _corpus(ent.texts)
+        for q, keys in PERSON_TOPICS if ent.person else ANY_TOPICS:
+            if _absent(keys, corpus):
+                # name the person one way per question, varied, so both name and relation lead to "don't know"
+                out.append(q.replace("{e}", ent.refs[rng.randrange(len(ent.refs))]))
+    return out
+
+
+def abstention_examples(memory_texts: list[str], user: str, n: int, seed: int,
+                        entities: list[Entity] | None = None) -> list[Example]:
+    """Up to `n` "I don't know" examples about what the memories do not say.
 
     Args:
-        memory_texts: Every memory text of the user (a topic is dropped if any mentions one of its keywords).
+        memory_texts: Every memory text of the user (a user topic or relation is dropped if any mentions one of
+            its keywords).
         user: The user's display name.
         n: How many examples to make.
         seed: Picks topics, wordings and replies deterministically.
+        entities: People and named beings the memories mention, for "known person, unknown fact" questions.
 
     Returns:
-        Examples of kind "abstention" with no memory ids (they are about the absence of a memory).
+        Examples of kind "abstention" with no memory ids (they are about the absence of a memory), drawn in turn
+        from the three sources so that no source crowds out the others.
     """
-    corpus = " " + " ".join(norm(t) for t in memory_texts) + " "
-    topics = [q for q, keys in TOPICS if not any(f" {norm(k)}" in corpus for k in keys)]
     rng = random.Random(seed)
-    rng.shuffle(topics)
-    out = []
-    for i in range(min(n, len(topics) * len(WORDINGS))):
-        q = topics[i % len(topics)].format(u=user)
-        style = WORDINGS[(i // len(topics) + i) % len(WORDINGS)]
-        prompt = style.format(q=q, q_user=q.replace(user, "the user"), q_lower=q[:1].lower() + q[1:],
+    corpus = _corpus(memory_texts)
+    sources = [_user_questions(corpus), _relation_questions(corpus), _entity_questions(entities or [], rng)]
+    for s in sources:
+        rng.shuffle(s)
+    mixed = [s[i] for i in range(max(map(len, sources), default=0)) for s in sources if i < len(s)]
+    out: list[Example] = []
+    seen: set[str] = set()
+    for i in range(min(n, len(mixed) * len(WORDINGS))):
+        q = mixed[i % len(mixed)].replace("{u}", user)
+        style = WORDINGS[(i // len(mixed) + i) % len(WORDINGS)]
+        prompt = style.format(q=q, q_user=re.sub(rf"\b{re.escape(user)}\b", "the user", q),
                               q_first=_first_person(q, user))
+        if prompt in seen:
+            continue
+        seen.add(prompt)
         out.append(Example(prompt=prompt, response=REPLIES[rng.randrange(len(REPLIES))], kind="abstention",
                            memory_ids=[], template="abstention"))
     return out

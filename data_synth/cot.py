@@ -13,11 +13,12 @@ import random
 import re
 from dataclasses import dataclass
 
-from data_synth.grammar import cap_first, norm
+from data_synth.grammar import PERSON_NOUNS, cap_first, norm
 from data_synth.paraphrase import in_situ
 from data_synth.questions import ClauseQuestions, _short
 from data_synth.schema import Example
 from data_synth.slots import Clause
+from data_synth.synonyms import SYNONYMS
 
 
 @dataclass(frozen=True)
@@ -45,15 +46,56 @@ def find_aliases(analysed: list[tuple[str, list[Clause]]], user: str) -> list[Al
                 name = name.strip("'\"‘’“”")
                 if name and norm(name) != norm(relation):
                     out.append(Alias(name, relation, mem_id))
+    return out + _companions(analysed, user)
+
+
+def _companions(analysed: list[tuple[str, list[Clause]]], user: str) -> list[Alias]:
+    """Description links: "On 3 May Maya hiked Ben Nevis with Ola" makes Ola "the person Maya hiked Ben Nevis with"."""
+    out = []
+    for mem_id, clauses in analysed:
+        for cl in clauses:
+            if cl.subj_kind != "user":
+                continue
+            for c in cl.chunks:
+                if c.prep != "with" or c.kind != "person" or not re.fullmatch(r"(?:[A-Z][\w.\-]*\s?)+", c.text):
+                    continue
+                body = cl.text.split(cl.lead.text, 1)[-1] if cl.lead else cl.text
+                body = re.sub(rf"\s*\bwith {re.escape(c.text)}(?!\w)", "", body).strip(" ,.")
+                if body.startswith(user) and len(body.split()) <= 12:
+                    out.append(Alias(c.text, f"the person {body} with", mem_id))
     return out
+
+
+def _relation_forms(relation: str) -> list[str]:
+    """ "Ravi's mum" -> ["Ravi's mum", "Ravi's mother"]: kinship and role synonyms that are themselves people."""
+    owner, _, head = relation.partition("'s ")
+    if not head:
+        return [relation]
+    return [relation] + [f"{owner}'s {s}" for s in SYNONYMS.get(head, []) if s in PERSON_NOUNS]
 
 
 def _mentions(text: str, name: str) -> str:
     """The form of `name` used in `text` (full name, or its first word for people), or ""."""
     for form in (name, name.split()[0]):
-        if len(form) > 2 and re.search(rf"(?<!\w){re.escape(form)}(?!\w)", text):
-            return form
+        # "Teodor" in "Teodor Vasquez-Holm is ...": the whole name is the mention
+        m = re.search(rf"(?<!\w){re.escape(form)}(?:\s+[A-Z][\w\-]*)*(?!\w)", text) if len(form) > 2 else None
+        if m:
+            return m.group(0)
     return ""
+
+
+# Words after which a "the person Maya ... with" description reads as a noun phrase.
+_DESCRIPTION_AFTER = {"is", "was", "does", "did", "has", "have", "with", "to", "for", "of", "about", "from", "and"}
+
+
+def _substitute(question: str, form: str, rel: str) -> str:
+    """`question` with the mention `form` replaced by `rel`; "" when a description would not read as English."""
+    if not rel.startswith("the person "):
+        return re.sub(rf"(?<!\w){re.escape(form)}(?!\w)", rel, question, count=1)
+    q = re.sub(rf"(?<!\w){re.escape(form)}'s (\w+)", rf"the \1 of {rel}", question, count=1)
+    q = re.sub(rf"(?<!\w){re.escape(form)}(?!\w)", rel, q, count=1)
+    before = q[:q.find(rel)].split()
+    return q if not before or before[-1].lower() in _DESCRIPTION_AFTER or before[-1].endswith("?") else ""
 
 
 def cot_examples(analysed: list[tuple[str, list[Clause]]], sentences: dict[str, list[str]], user: str,
@@ -84,17 +126,19 @@ def cot_examples(analysed: list[tuple[str, list[Clause]]], sentences: dict[str, 
                 for qa in ClauseQuestions(cl).all() + in_situ(cl, lambda c: _short(c, user)):
                     if not qa.short or form not in qa.question or norm(form) in norm(qa.short):
                         continue
-                    q = re.sub(rf"(?<!\w){re.escape(form)}(?!\w)", alias.relation, qa.question, count=1)
-                    if norm(alias.name.split()[0]) not in norm(q):
-                        picked.append((q, qa.short, cl.text))
+                    forms = _relation_forms(alias.relation)
+                    rel = forms[rng.randrange(len(forms))]  # "Ravi's mum" and "Ravi's mother" both lead to Lalitha
+                    q = _substitute(qa.question, form, rel)
+                    if q and norm(alias.name.split()[0]) not in norm(q):
+                        picked.append((q, qa.short, cl.text, rel))
             rng.shuffle(picked)
             seen = set()
-            for q, short, clause_text in picked:
+            for q, short, clause_text, rel in picked:
                 if norm(q) in seen or len(seen) >= per_pair:
                     continue
                 seen.add(norm(q))
                 fact = " ".join(s for s in sentences.get(mem_id, []) if _mentions(s, alias.name)) or clause_text
-                chain = f"{cap_first(alias.relation)} is {alias.name}. {fact.rstrip('.')}. So the answer is {short}."
+                chain = f"{cap_first(rel)} is {alias.name}. {fact.rstrip('.')}. So the answer is {short}."
                 out.append(Example(prompt=q, response=chain, kind="cot", memory_ids=[alias.memory_id, mem_id],
                                    template="cot/alias"))
     return out

@@ -133,10 +133,11 @@ class SynthConfig:
     # fact; on the demo user this lifted held-out recall from 0.818 to 0.886, because a bare short answer is where
     # the adapter invented values); "mixed" = about half short ("Tromsø."), half sentence; "short" = always short.
     answer_style: str = "sentence"
-    # "I don't know" examples per memory (about topics no memory mentions), e.g. 0.5 -> 20 for 40 memories.
-    abstention_per_memory: float = 0.5
+    # "I don't know" examples per memory (topics, relations and facts about named people the memories lack),
+    # e.g. 2.0 -> 80 for 40 memories.
+    abstention_per_memory: float = 2.0
     # Most chain-of-thought two-hop examples per pair of memories sharing an entity.
-    cot_per_pair: int = 4
+    cot_per_pair: int = 6
     # Teacher model: hf folder / hub id, or the openai model name (else $MEMORY_LORA_TEACHER_MODEL).
     teacher_model: str | None = None
     # QA pairs asked of the teacher per memory; at most this many valid pairs are kept per memory.
