@@ -11,6 +11,7 @@ import re
 import pytest
 
 from data_synth.abstention import abstention_examples
+from data_synth.cot import _relation_forms
 from data_synth.dataset import build_dataset, preview
 from data_synth.grammar import norm
 from data_synth.normalise import third_person_sentences
@@ -135,6 +136,41 @@ def test_abstention_skips_topics_the_memories_mention():
     assert not any("blood" in e.prompt.lower() or "siblings" in e.prompt.lower() for e in out)
     assert len(abstention_examples(texts, USER, n=5, seed=0)) == 5
     assert abstention_examples(texts, USER, n=0, seed=0) == []
+
+
+def test_abstention_asks_near_misses_but_never_what_it_was_told():
+    mems = [Memory(id="a1", text="My sister Ines works as a nurse in Porto."),
+            Memory(id="a2", text="Ines's birthday is 3 May."),
+            Memory(id="a3", text="My cat is called Miso.")]
+    out = [e for e in synthesize(mems, USER, SynthConfig(kinds=["abstention"], abstention_per_memory=60))]
+    prompts = [e.prompt for e in out]
+    assert out and all(e.kind == "abstention" and "don't know" in e.response for e in out)
+    # a relation the memories lack is asked; the ones they have are not
+    assert any("brother" in p for p in prompts), prompts
+    owner = r"(Lena's|the user's|my)"
+    known = rf"(name of|Who is) {owner} (sister|cat)\?|{owner} cat called|breed is {owner} cat"
+    assert not any(re.search(known, p) for p in prompts), prompts
+    # a person the memories name is asked about what they do not say, by name or by relation, never her birthday
+    assert any(re.search(r"How old is (Ines|Lena's sister|my sister|the user's sister)\?", p) for p in prompts), prompts
+    assert not any("birthday" in p and ("Ines" in p or "sister" in p) for p in prompts), prompts
+
+
+def test_cot_reaches_a_companion_through_the_event():
+    mems = [Memory(id="e1", text="On 3 May 2023 I hiked Ben Nevis with Ola Nordmann.", kind="episodic"),
+            Memory(id="e2", text="Ola works as a nurse in Leeds.")]
+    cot = [e for e in synthesize(mems, USER, SynthConfig()) if e.kind == "cot"]
+    described = [e for e in cot if "the person Lena hiked Ben Nevis with" in e.prompt]
+    assert described, [e.prompt for e in cot]
+    for e in described:
+        assert e.memory_ids == ["e1", "e2"] and "Ola" not in e.prompt and "Nordmann" not in e.prompt
+        assert e.response.startswith("The person Lena hiked Ben Nevis with is Ola Nordmann.")
+    assert any(e.response.endswith("Leeds.") for e in described), [e.response for e in described]
+
+
+def test_cot_relation_synonyms_are_people():
+    assert "Lena's mother" in _relation_forms("Lena's mum")
+    assert "Lena's boss" in _relation_forms("Lena's manager")
+    assert _relation_forms("Lena's cat") == ["Lena's cat"]
 
 
 def test_cot_links_a_relation_to_facts_about_the_named_person():
