@@ -332,6 +332,9 @@ def named_entities(analysed: list[Analysis], user: str) -> list[Entity]:
         ent["thing"] = ent["thing"] or thing
 
     for al in find_aliases([(an.memory.id, an.clauses) for an in analysed], user):
+        if al.relation.startswith("the person "):  # "the person Maya hiked with": a companion, so a person
+            add(al.name, al.relation, person=True)
+            continue
         head = al.relation.split("'s ", 1)[-1]
         is_pet = any(w in PETS for w in head.lower().split())
         is_person = head.lower() in PERSON_NOUNS or head.lower().split()[-1] in PERSON_NOUNS

@@ -167,6 +167,16 @@ def test_cot_reaches_a_companion_through_the_event():
     assert any(e.response.endswith("Leeds.") for e in described), [e.response for e in described]
 
 
+def test_abstention_asks_about_a_companion_too():
+    mems = [Memory(id="e1", text="On 3 May 2023 I hiked Ben Nevis with Ola Nordmann.", kind="episodic"),
+            Memory(id="e2", text="Ola works as a nurse in Leeds.")]
+    prompts = [e.prompt for e in synthesize(mems, USER, SynthConfig(kinds=["abstention", "cot"],
+                                                                    abstention_per_memory=40))
+               if e.kind == "abstention"]
+    assert any(re.search(r"How old is (Ola|Ola Nordmann|the person (Lena|I) hiked Ben Nevis with)\?", p)
+               for p in prompts), prompts
+
+
 def test_cot_relation_synonyms_are_people():
     assert "Lena's mother" in _relation_forms("Lena's mum")
     assert "Lena's boss" in _relation_forms("Lena's manager")
