@@ -20,8 +20,10 @@ import random
 import re
 from dataclasses import dataclass
 
-from data_synth.grammar import norm
+from data_synth.cot import find_aliases
+from data_synth.grammar import PERSON_NOUNS, norm
 from data_synth.schema import Example
+from data_synth.slots import Clause
 
 # (question about {u}, keywords whose presence in any memory rules the topic out)
 TOPICS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -217,4 +219,66 @@ def abstention_examples(memory_texts: list[str], user: str, n: int, seed: int,
         seen.add(prompt)
         out.append(Example(prompt=prompt, response=REPLIES[rng.randrange(len(REPLIES))], kind="abstention",
                            memory_ids=[], template="abstention"))
+    return out
+
+
+PRONOUNS = {"they", "she", "he", "it", "we", "you", "i", "them", "her", "him"}
+PETS = {"cat", "dog", "kitten", "puppy", "rabbit", "horse", "pony", "parrot", "hamster", "tortoise", "pet"}
+
+
+def named_entities(analysed: list[tuple[str, str, list[Clause]]], user: str) -> list[Entity]:
+    """People and pets the memories name, each with the memory texts that mention it (for abstention questions).
+
+    A name tied to a relation ("Maya's partner Teodor") is a person or a pet by that relation; a name only seen as
+    a person phrase ("with Teodor", "by Sigrid Aune") is a person; any other named subject ("Chutney got a new
+    tyre") gets only the questions that fit anything with a name.
+
+    Args:
+        analysed: (memory id, third-person text, analysed clauses) for every memory.
+        user: The user's display name.
+    """
+    found: dict[str, dict] = {}
+
+    def add(name: str, relation: str = "", person: bool | None = None, thing: bool = False) -> None:
+        name = name.strip("'\"‘’“”")
+        if not name or norm(name) in PRONOUNS or norm(name) == norm(user) or not name[:1].isupper():
+            return
+        ent = found.setdefault(name, {"rels": [], "person": None, "thing": False})
+        if relation:
+            ent["rels"].append(relation)
+        if person is not None:
+            ent["person"] = person if ent["person"] is None else ent["person"] or person
+        ent["thing"] = ent["thing"] or thing
+
+    for al in find_aliases([(mem_id, clauses) for mem_id, _, clauses in analysed], user):
+        if al.relation.startswith("the person "):  # "the person Maya hiked with": a companion, so a person
+            add(al.name, al.relation, person=True)
+            continue
+        head = al.relation.split("'s ", 1)[-1]
+        is_pet = any(w in PETS for w in head.lower().split())
+        is_person = head.lower() in PERSON_NOUNS or head.lower().split()[-1] in PERSON_NOUNS
+        add(al.name, al.relation, None if is_pet else is_person, thing=not (is_pet or is_person))
+    for _, _, clauses in analysed:
+        for cl in clauses:
+            if cl.subj_kind == "name":
+                add(cl.subject)
+            for c in cl.chunks:
+                if c.kind == "person" and re.fullmatch(r"(?:[A-Z][\w.\-]*\s?)+", c.text):
+                    add(c.text, person=True)
+    for name in sorted(found, key=len):  # "Teodor" and "Teodor Vasquez-Holm" are one person
+        words = set(name.split())
+        longer = [n for n in found if n != name and words < set(n.split())]
+        if len(longer) == 1:
+            into, ent = found[longer[0]], found.pop(name)
+            into["rels"] += ent["rels"]
+            into["person"] = into["person"] or ent["person"]
+            into["thing"] = into["thing"] or ent["thing"]
+    out = []
+    for name, ent in found.items():
+        if ent["thing"]:  # a named bike or shop: age and birthday questions do not fit
+            continue
+        forms = [name] + [w for w in name.split()[:1] if len(name.split()) > 1 and len(w) > 2 and "." not in w]
+        texts = tuple(text for _, text, _ in analysed
+                      if any(re.search(rf"(?<!\w){re.escape(f)}(?!\w)", text) for f in forms))
+        out.append(Entity(refs=tuple(dict.fromkeys(forms + ent["rels"])), texts=texts, person=bool(ent["person"])))
     return out

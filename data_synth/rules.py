@@ -15,9 +15,9 @@ import re
 import sys
 from dataclasses import dataclass
 
-from data_synth.abstention import Entity, abstention_examples
-from data_synth.cot import cot_examples, find_aliases
-from data_synth.grammar import PERSON_NOUNS, cap_first, norm, replace_outside_quotes, verb_info
+from data_synth.abstention import abstention_examples, named_entities
+from data_synth.cot import cot_examples
+from data_synth.grammar import cap_first, norm, replace_outside_quotes, verb_info
 from data_synth.normalise import split_clauses, third_person_sentences, to_second_person
 from data_synth.paraphrase import in_situ, lexical_variants
 from data_synth.questions import QA, ClauseQuestions, _short
@@ -307,64 +307,6 @@ def _cloze(clauses, sentence_of, user, ids, mem_norm, rng) -> list[Example]:
     return out
 
 
-PRONOUNS = {"they", "she", "he", "it", "we", "you", "i", "them", "her", "him"}
-PETS = {"cat", "dog", "kitten", "puppy", "rabbit", "horse", "pony", "parrot", "hamster", "tortoise", "pet"}
-
-
-def named_entities(analysed: list[Analysis], user: str) -> list[Entity]:
-    """People and pets the memories name, each with the memory texts that mention it (for abstention questions).
-
-    A name tied to a relation ("Maya's partner Teodor") is a person or a pet by that relation; a name only seen as
-    a person phrase ("with Teodor", "by Sigrid Aune") is a person; any other named subject ("Chutney got a new
-    tyre") gets only the questions that fit anything with a name.
-    """
-    found: dict[str, dict] = {}
-
-    def add(name: str, relation: str = "", person: bool | None = None, thing: bool = False) -> None:
-        name = name.strip("'\"‘’“”")
-        if not name or norm(name) in PRONOUNS or norm(name) == norm(user) or not name[:1].isupper():
-            return
-        ent = found.setdefault(name, {"rels": [], "person": None, "thing": False})
-        if relation:
-            ent["rels"].append(relation)
-        if person is not None:
-            ent["person"] = person if ent["person"] is None else ent["person"] or person
-        ent["thing"] = ent["thing"] or thing
-
-    for al in find_aliases([(an.memory.id, an.clauses) for an in analysed], user):
-        if al.relation.startswith("the person "):  # "the person Maya hiked with": a companion, so a person
-            add(al.name, al.relation, person=True)
-            continue
-        head = al.relation.split("'s ", 1)[-1]
-        is_pet = any(w in PETS for w in head.lower().split())
-        is_person = head.lower() in PERSON_NOUNS or head.lower().split()[-1] in PERSON_NOUNS
-        add(al.name, al.relation, None if is_pet else is_person, thing=not (is_pet or is_person))
-    for an in analysed:
-        for cl in an.clauses:
-            if cl.subj_kind == "name":
-                add(cl.subject)
-            for c in cl.chunks:
-                if c.kind == "person" and re.fullmatch(r"(?:[A-Z][\w.\-]*\s?)+", c.text):
-                    add(c.text, person=True)
-    for name in sorted(found, key=len):  # "Teodor" and "Teodor Vasquez-Holm" are one person
-        words = set(name.split())
-        longer = [n for n in found if n != name and words < set(n.split())]
-        if len(longer) == 1:
-            into, ent = found[longer[0]], found.pop(name)
-            into["rels"] += ent["rels"]
-            into["person"] = into["person"] or ent["person"]
-            into["thing"] = into["thing"] or ent["thing"]
-    out = []
-    for name, ent in found.items():
-        if ent["thing"]:  # a named bike or shop: age and birthday questions do not fit
-            continue
-        forms = [name] + [w for w in name.split()[:1] if len(name.split()) > 1 and len(w) > 2 and "." not in w]
-        texts = tuple(an.text for an in analysed
-                      if any(re.search(rf"(?<!\w){re.escape(f)}(?!\w)", an.text) for f in forms))
-        out.append(Entity(refs=tuple(dict.fromkeys(forms + ent["rels"])), texts=texts, person=bool(ent["person"])))
-    return out
-
-
 def synthesize(memories: list[Memory], user_name: str, config: SynthConfig | None = None) -> list[Example]:
     """Turn memories into training examples with rules only (no model, no network).
 
@@ -393,8 +335,8 @@ def synthesize(memories: list[Memory], user_name: str, config: SynthConfig | Non
                             {an.memory.id: an.sentences for an in analysed}, user, config.cot_per_pair, config.seed)
     if "abstention" in kinds:
         n = round(config.abstention_per_memory * len(memories))
-        out += abstention_examples([m.text for m in memories], user, n, config.seed,
-                                   entities=named_entities(analysed, user))
+        entities = named_entities([(an.memory.id, an.text, an.clauses) for an in analysed], user)
+        out += abstention_examples([m.text for m in memories], user, n, config.seed, entities=entities)
     return out
 
 
