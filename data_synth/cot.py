@@ -115,6 +115,7 @@ def cot_examples(analysed: list[tuple[str, list[Clause]]], sentences: dict[str, 
     rng = random.Random(seed)
     out: list[Example] = []
     for alias in find_aliases(analysed, user):
+        forms = _relation_forms(alias.relation)
         for mem_id, clauses in analysed:
             if mem_id == alias.memory_id:
                 continue
@@ -126,7 +127,6 @@ def cot_examples(analysed: list[tuple[str, list[Clause]]], sentences: dict[str, 
                 for qa in ClauseQuestions(cl).all() + in_situ(cl, lambda c: _short(c, user)):
                     if not qa.short or form not in qa.question or norm(form) in norm(qa.short):
                         continue
-                    forms = _relation_forms(alias.relation)
                     rel = forms[rng.randrange(len(forms))]  # "Ravi's mum" and "Ravi's mother" both lead to Lalitha
                     q = _substitute(qa.question, form, rel)
                     if q and norm(alias.name.split()[0]) not in norm(q):
