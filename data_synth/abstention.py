@@ -20,7 +20,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from data_synth.cot import find_aliases
+from data_synth.cot import PROPER_NAME_RE, find_aliases
 from data_synth.grammar import PERSON_NOUNS, norm
 from data_synth.schema import Example
 from data_synth.slots import Clause
@@ -263,7 +263,7 @@ def named_entities(analysed: list[tuple[str, str, list[Clause]]], user: str) -> 
             if cl.subj_kind == "name":
                 add(cl.subject)
             for c in cl.chunks:
-                if c.kind == "person" and re.fullmatch(r"(?:[A-Z][\w.\-]*\s?)+", c.text):
+                if c.kind == "person" and PROPER_NAME_RE.fullmatch(c.text):
                     add(c.text, person=True)
     for name in sorted(found, key=len):  # "Teodor" and "Teodor Vasquez-Holm" are one person
         words = set(name.split())

@@ -20,6 +20,9 @@ from data_synth.schema import Example
 from data_synth.slots import Clause
 from data_synth.synonyms import SYNONYMS
 
+# A capitalised name of one or more words ("Teodor", "Dr. Haruki Sato", "Vasquez-Holm").
+PROPER_NAME_RE = re.compile(r"(?:[A-Z][\w.\-]*\s?)+")
+
 
 @dataclass(frozen=True)
 class Alias:
@@ -57,7 +60,7 @@ def _companions(analysed: list[tuple[str, list[Clause]]], user: str) -> list[Ali
             if cl.subj_kind != "user":
                 continue
             for c in cl.chunks:
-                if c.prep != "with" or c.kind != "person" or not re.fullmatch(r"(?:[A-Z][\w.\-]*\s?)+", c.text):
+                if c.prep != "with" or c.kind != "person" or not PROPER_NAME_RE.fullmatch(c.text):
                     continue
                 body = cl.text.split(cl.lead.text, 1)[-1] if cl.lead else cl.text
                 body = re.sub(rf"\s*\bwith {re.escape(c.text)}(?!\w)", "", body).strip(" ,.")
