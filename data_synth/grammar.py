@@ -53,7 +53,8 @@ MODALS = {"can", "can't", "cannot", "could", "couldn't", "will", "won't", "would
           "shouldn't", "must", "may", "might", "doesn't", "didn't", "does", "did"}
 ADVERBS = {"always", "never", "usually", "often", "also", "still", "really", "just", "sometimes", "rarely",
            "currently", "recently", "now", "normally", "generally", "typically", "only", "even", "already", "once",
-           "mostly", "regularly", "occasionally", "seldom", "absolutely", "definitely", "totally", "strongly"}
+           "mostly", "regularly", "occasionally", "seldom", "absolutely", "definitely", "totally", "strongly",
+           "finally", "eventually"}
 PREPOSITIONS = {"in", "at", "to", "from", "with", "for", "on", "by", "near", "during", "since", "until", "before",
                 "after", "above", "below", "over", "under", "about", "into", "onto", "across", "through", "around",
                 "as", "of", "without", "off", "like", "via", "per", "against", "between", "behind", "outside", "inside"}

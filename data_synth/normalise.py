@@ -15,6 +15,7 @@ from data_synth.grammar import (
     ADVERBS,
     DETERMINERS,
     MODALS,
+    PERSON_NOUNS,
     PREPOSITIONS,
     PRONOUNS,
     cap_first,
@@ -41,6 +42,12 @@ STATE_ADJECTIVES = {"allergic", "intolerant", "vegetarian", "vegan", "afraid", "
 TRAILING_FILLER = re.compile(r"[\s,]+(?:lol|haha+|lmao|xx+|:\)|:D|pls remind me|please remind me)\W*$", re.I)
 # "Physio for the ankle: Gareth Pryce" (a label, then its value) and "Switched gyms: I boulder at ..." (a topic).
 HEADLINE_RE = re.compile(r"^([^:]{3,60}?):\s+(\S.*)$")
+# "(2 Feb 2023)" after "today" dates the sentence; any other aside "(came out in hives in 2019)" is its own fact.
+PAREN_RE = re.compile(r"(?:\s+(?:today|this morning|tonight))?\s*\(([^()]{2,80})\)")
+# Adjectives that open a terse note about one of the user's things ("New place is 14 Kowhai Terrace").
+OWNED_ADJECTIVES = {"new", "old", "current", "usual", "favourite", "favorite", "first", "last"}
+# "First day today as senior sonographer at ..." -> "Maya started as senior sonographer at ...".
+FIRST_DAY_RE = re.compile(r"^first day(?:\s+(?:today|at work|at the new job))?\s+(?=(?:as|at)\b)", re.I)
 INDEFINITES = {"anything", "something", "nothing", "everything", "anyone", "someone", "everyone", "it", "them",
                "things", "stuff", "more", "less", "off", "away", "back"}
 
@@ -96,8 +103,12 @@ def _add_subject(sentence: str, user: str, todo: bool) -> str:
     head4 = [w.lower().strip(",") for w in words[:4]]
     if first in DETERMINERS or first in PRONOUNS or first == user.lower() or first.startswith(user.lower() + "'"):
         return lead + sentence
+    if first in OWNED_NOUNS or first in PERSON_NOUNS:  # "Physio for the ankle is ...": a longer label
+        head4 = [w.lower().strip(",") for w in words[:6]]
     has_copula = any(w in COPULAS for w in head4[1:])
     info = verb_info(first)
+    if FIRST_DAY_RE.match(sentence):
+        return lead + f"{user} started " + FIRST_DAY_RE.sub("", sentence)
     if first in STATE_ADJECTIVES:  # "Allergic to amoxicillin" -> "Maya is allergic to amoxicillin"
         return lead + f"{user} is " + sentence[:1].lower() + sentence[1:]
     date_lead = re.match(r"(On [^,]{3,40},\s*)(.*)$", sentence)
@@ -136,8 +147,10 @@ def _add_subject(sentence: str, user: str, todo: bool) -> str:
     if has_copula and not lead:
         cop = next(i for i, w in enumerate(head4) if i > 0 and w in COPULAS)
         subj = words[:cop]
-        if all(w[:1].islower() or w.lower() in OWNED_NOUNS for w in subj[:1]) and all(
-                w[:1].islower() for w in subj[1:]) and (words[0][:1].islower() or first in OWNED_NOUNS):
+        owned_first = first in OWNED_NOUNS or first in PERSON_NOUNS or (
+            first in OWNED_ADJECTIVES and len(subj) > 1 and subj[1][:1].islower())
+        if all(w[:1].islower() or owned_first for w in subj[:1]) and all(
+                w[:1].islower() for w in subj[1:]) and (words[0][:1].islower() or owned_first):
             return f"{user}'s {words[0].lower()} " + " ".join(words[1:])
     return lead + sentence
 
@@ -157,10 +170,23 @@ def _headline_split(sentences: list[str]) -> list[str]:
         head_words = [w.lower().strip(",") for w in head.split()]
         tail_first = tail.split()[0].lower()
         has_verb = any(verb_info(w) and w not in OWNED_NOUNS for w in head_words)
-        if has_verb or tail_first in PRONOUNS or verb_info(tail_first):
+        if has_verb and tail_first[:1].isdigit():
+            out.append(f"{head}, {tail}")  # "Switched to nights in May: 10pm to 6am" - the tail details the head
+        elif has_verb or tail_first in PRONOUNS or verb_info(tail_first):
             out += [head, tail]
         else:
             out.append(f"{head} is {tail}")
+    return out
+
+
+def _asides(sentences: list[str]) -> list[str]:
+    """Take parentheses out: a date becomes "on DATE", any other aside becomes the next sentence."""
+    out = []
+    for sentence in sentences:
+        inners = [m.group(1).strip() for m in PAREN_RE.finditer(sentence)]
+        out.append(PAREN_RE.sub(lambda m: f" on {m.group(1).strip()}" if DATE_RE.fullmatch(m.group(1).strip())
+                                else "", sentence))
+        out += [a.rstrip(".!?") + "." for a in inners if not DATE_RE.fullmatch(a)]
     return out
 
 
@@ -170,7 +196,7 @@ def third_person_sentences(text: str, user: str) -> list[str]:
     out = []
     text = re.sub(r"(?i)\b(he|she|it|that|there)'s\b", r"\1 is", text)
     text = re.sub(r"'s (called|named)\b", r" is \1", text)  # "my cat's called Pixel"
-    for sentence in _headline_split(split_sentences(text)):
+    for sentence in _headline_split(_asides(split_sentences(text))):
         sentence = TRAILING_FILLER.sub("", sentence.strip()).rstrip(".!?;").strip()
         if not re.search(r"\w", sentence):
             continue
@@ -186,13 +212,24 @@ CLAUSE_SPLIT_RE = re.compile(
 )
 
 
+LEAD_RE = re.compile(r"(?i)^(?:on|in|at|by|during|since|until|from|after|before|when|whenever|while|if|once|every"
+                     r"|last|this|back)\b")
+
+
 def split_clauses(sentence: str, user: str) -> list[str]:
     """Split a third-person sentence into clauses ("X, so Y" / "X, he wants Y" / "X and Maya Y")."""
     body = sentence.rstrip(".!?")
     parts = [p for p in CLAUSE_SPLIT_RE.split(body) if p and p.strip()]
     out = []
+    u = re.escape(user)
     for p in parts:
-        out.extend(re.split(rf",?\s+and\s+(?={re.escape(user)}\b)", p))
+        for q in re.split(rf",?\s+and\s+(?={u}\b)", p):
+            # A comma splice ("Maya got a SIM, Maya's number is now ...") holds two facts; a lead phrase
+            # ("On 12 Aug 2023, Maya ran ...") does not.
+            pieces = re.split(rf",\s+(?={u}(?:'s)?\s+\w)", q)
+            if len(pieces) > 1 and LEAD_RE.match(pieces[0]):
+                pieces = [q]
+            out.extend(pieces)
     cleaned = []
     for p in out:
         p = re.sub(r"^(?:before|after|until|once|when)\s+", "", p.strip(" ,"))

@@ -187,6 +187,12 @@ class ClauseQuestions:
         elif k == "money":
             self._both("How much money", c, short, group, strand=strand)
             self._both("How much", c, short, group, strand=strand)
+            if c.after_comma and self.obj is not None and self.obj.kind in ("name", "thing"):
+                # "joined IronLeaf Gym ..., £29 a month": the price is the object's
+                thing = re.sub(r"^(?:a|an)\s+", "the ", self.obj.text)
+                past = cl.aux == "did"
+                self.add(f"How much {'did' if past else 'does'} {thing} cost?", short, group, "cost")
+                self.add(f"What {'was' if past else 'is'} the price of {thing}?", short, group, "price")
         elif k in ("quantity", "number"):
             self._both("How much" if k == "quantity" else "What number", c, short, group, strand=strand)
             if c.head and k == "quantity":
@@ -231,7 +237,7 @@ class ClauseQuestions:
             self._both("Where", c, short, group, strand="from")
             self._both("From which place", c, short, group)
         elif prep == "as":
-            if cl.verb == "work":
+            if cl.verb in ("work", "start", "begin"):  # "started as senior sonographer at ..." is a job too
                 self.job(c, group)
             else:
                 self._both("How", c, short, group)

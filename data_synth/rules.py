@@ -53,8 +53,15 @@ def _to_first(question: str, user: str) -> str:
     q = replace_outside_quotes(q, rf"\b{u}'s\b", "my")
 
     def subj_verb(m: re.Match) -> str:  # "something Maya really likes" -> "something I really like"
-        info = verb_info(m.group(2))
-        return f"I {m.group(1)}{info[0] if info and info[1] == 'pres' and info[0] != 'be' else m.group(2)}"
+        word = m.group(2)
+        info = verb_info(word)
+        if info and info[0] == "be":
+            base = "am" if word == "is" else "was" if word == "was" else word
+        elif info:
+            base = info[0] if info[1] == "pres" else word
+        else:  # a verb the table lacks ("boulders"): drop the -s
+            base = re.sub(r"(?<=[^s])s$", "", word)
+        return f"I {m.group(1)}{base}"
 
     q = replace_outside_quotes(q, rf"\b{u}\s+((?:really |always |never |usually |especially )?)([a-z]+s)\b", subj_verb)
     # A statement-shaped question ("Maya graduated in what year?"): the user as subject becomes "I".
@@ -82,8 +89,9 @@ def _resolve(clauses: list[str], user: str) -> list[Clause]:
             if word == "it":
                 obj = next((c for c in prev.chunks if c.prep == ""), None)
                 ref = obj.text if obj is not None and obj.text.startswith(user + "'s") else ""
-            else:
-                ref = prev.name or (prev.owner if prev.owner and prev.owner != user else "")
+            else:  # "my cat's called Pixel, she's a tabby": she is the one just named
+                named = next((c.text for c in prev.chunks if c.prep == "called"), "")
+                ref = prev.name or named or (prev.owner if prev.owner and prev.owner != user else "")
             if not ref:
                 continue
             text = f"{ref} {m.group(2)}"
@@ -91,6 +99,13 @@ def _resolve(clauses: list[str], user: str) -> list[Clause]:
         out.append(cl)
         if cl.rest:
             named = next((c.text for c in cl.chunks if c.prep == "called"), "")
+            naming = re.match(r"^(?:named|called|nicknamed)\s+it\s+(.+)$", cl.rest)
+            first_obj = next((c for c in cl.chunks if c.prep == ""), None)
+            if naming and first_obj is not None and cl.subj_kind == "user":
+                # "bought a silver Mazda Demio and named it Biscuit" -> "Maya's silver Mazda Demio is called Biscuit"
+                thing = re.sub(r"^(?:a|an|the)\s+", "", first_obj.text)
+                pending.insert(0, f"{user}'s {thing} is called {naming.group(1)}")
+                continue
             obj = next((c for c in cl.chunks if c.prep == "" and c.head), None)
             ref = named or (f"the {obj.head}" if obj is not None else "it")
             pending.insert(0, f"{cl.subject} " + re.sub(r"\bit\b", ref, cl.rest, count=1))

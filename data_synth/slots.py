@@ -48,6 +48,8 @@ NAME_VERBS = {"called", "named", "nicknamed", "dubbed", "calls", "call", "names"
 PARTICLES = {"up", "off", "out", "down", "back", "away", "over"}
 COMPOUND_PREPS = {("away", "from"), ("next", "to"), ("rather", "than"), ("instead", "of"), ("because", "of"),
                   ("due", "to"), ("close", "to"), ("according", "to"), ("up", "to"), ("out", "of")}
+# Deictic time words that end a phrase ("on Anglesea Street now") but are not part of the answer.
+TRAILING_TIME_RE = re.compile(r"\s+(?:now|today|these days|this morning|this evening|tonight)$")
 RELATIVISERS = {"that", "which", "who", "whom", "she", "he", "they", "it"}
 PLACE_PREPS = {"in", "at", "to", "from", "near", "on", "into", "based in", "based at", "around", "outside"}
 PLACE_WORDS = {"city", "town", "village", "street", "road", "island", "country", "beach", "park", "lake", "river",
@@ -181,6 +183,9 @@ def _find_verb(words: list[str], start: int, user: str) -> int | None:
             return j
         if j == start + 1 and words[start] == user and low not in ADVERBS and re.fullmatch(r"[a-z]{3,}(?:s|ed)", w):
             return j  # unknown verb right after the user's name ("Maya tinkers ...")
+        if (j > start + 1 and is_base_verb(low) and w.islower() and words[j - 1].endswith("s")
+                and all(is_cap(x) for x in words[start:j])):
+            return j  # a plural name ("The Quizzly Bears play at ...")
     return None
 
 
@@ -260,13 +265,16 @@ def analyse(text: str, user: str) -> Clause:
         j += 1
     elif low in ("has", "had", "have"):
         clause.aux, clause.verb = ("did" if low == "had" else "does"), "have"
+    elif low in ("does", "did") and j < len(words) and words[j].lower() in DETERMINERS:
+        clause.aux, clause.verb = low, "do"  # "does the pub quiz": "do" is the main verb here
     elif low in MODALS:
         clause.aux = low
         if j < len(words):
             clause.verb, j = words[j].lower(), j + 1
     else:
         base, tense = verb_info(low) or (re.sub(r"(?:e?s|ed)$", "", low), "pres" if low.endswith("s") else "past")
-        clause.aux, clause.verb = ("did" if tense in ("past", "part") else "does"), base
+        clause.aux = "did" if tense in ("past", "part") else "do" if tense == "base" else "does"
+        clause.verb = base
     if clause.verb and j < len(words) and words[j] in PARTICLES and not (j + 1 < len(words) and (words[j], words[j + 1])
                                                                           in COMPOUND_PREPS):
         clause.verb, j = clause.verb + " " + words[j], j + 1
@@ -300,10 +308,12 @@ def _chunk(text: str, toks: list, j: int, clause: Clause) -> list[Chunk]:
             close(k)
             comma, participle = True, ""
             cur = ["", k + 1, k + 1, "", True]
-        elif low in ("and", "but", "or") and verb_info(nxt) and verb_info(nxt)[1] in ("pres", "past"):
+        elif low in ("and", "but", "or") and _coordinated_verb(words, k + 1):
             close(k)
             clause.rest = text[toks[k + 1][1]:]
             return _finish(text, toks, raw, clause)
+        elif low in ("if", "unless") and k > j:
+            break  # a condition on the fact ("07700 900417 if the clinic asks") is not part of the answer
         elif low in ("don't", "do", "never", "please") and comma:
             break  # trailing instruction after a comma ("5173, don't write it anywhere else")
         elif low in NAME_VERBS:
@@ -320,7 +330,7 @@ def _chunk(text: str, toks: list, j: int, clause: Clause) -> list[Chunk]:
             close(k)
             cur = [f"{low} {nxt}", k + 2, k + 2, participle, comma]
             k += 1
-        elif low in ("every", "each") and k > cur[1]:
+        elif low in ("every", "each") and k > cur[1] and words[k - 1].lower() != "of":  # "the 3rd of each month"
             close(k)
             cur = ["every", k, k, "", comma]
         elif w in PREPOSITIONS and low != "of" and not (is_cap(words[k - 1]) and is_cap(nxt) and
@@ -329,7 +339,8 @@ def _chunk(text: str, toks: list, j: int, clause: Clause) -> list[Chunk]:
             cur = [low, k + 1, k + 1, participle, comma]
             participle = ""
         elif (w.islower() and (low.endswith("ing") or (verb_info(low) or ("", ""))[1] in ("part", "past"))
-              and nxt in PREPOSITIONS and low not in PREPOSITIONS and k > j):
+              and nxt in PREPOSITIONS and low not in PREPOSITIONS and k > j
+              and not words[k - 1].endswith("'s") and words[k - 1].lower() not in DETERMINERS):  # "Divya's wedding"
             close(k)
             participle = low
             cur = ["", k + 1, k + 1, "", comma]
@@ -337,14 +348,22 @@ def _chunk(text: str, toks: list, j: int, clause: Clause) -> list[Chunk]:
             close(k)
             cur = ["", k + 1, k + 1, "", comma]
         k += 1
-    close(len(words))
+    close(k)  # k < len(words) after a break: the trailing condition or instruction is left out
     return _finish(text, toks, raw, clause)
+
+
+def _coordinated_verb(words: list[str], k: int) -> bool:
+    """True when words[k:] opens a second verb phrase, perhaps after adverbs ("and only takes cash")."""
+    while k < len(words) - 1 and words[k].lower() in ADVERBS:
+        k += 1
+    info = verb_info(words[k].lower()) if k < len(words) else None
+    return bool(info and info[1] in ("pres", "past") and words[k].islower())
 
 
 def _finish(text: str, toks: list, raw: list, clause: Clause) -> list[Chunk]:
     chunks = []
     for prep, s, e, participle, after_comma in raw:
-        phrase = text[toks[s][1]:toks[e - 1][2]].strip(" ,")
+        phrase = TRAILING_TIME_RE.sub("", text[toks[s][1]:toks[e - 1][2]].strip(" ,"))
         if prep == "based" or not re.search(r"\w", phrase):
             continue
         if prep in ("in", "at") and participle == "based":

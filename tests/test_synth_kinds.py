@@ -215,7 +215,7 @@ def test_normaliser_handles_chat_lines_labels_and_diary_fragments():
     assert third_person_sentences("Joined a climbing gym on Main Street today.", USER) == [
         "Lena joined a climbing gym on Main Street today."]
     assert third_person_sentences("Physio for the ankle: Gareth Pryce", USER) == [
-        "Physio for the ankle is Gareth Pryce."]
+        "Lena's physio for the ankle is Gareth Pryce."]
     assert third_person_sentences("12 Aug 2023: ran the Abbey Park 10k in 54:31.", USER) == [
         "On 12 Aug 2023, Lena ran the Abbey Park 10k in 54:31."]
     assert third_person_sentences("Allergic to amoxicillin.", USER) == ["Lena is allergic to amoxicillin."]

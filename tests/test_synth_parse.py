@@ -1,0 +1,71 @@
+"""Parser tests for memory shapes the second example user writes in: asides in parentheses, comma splices,
+coordinated verb phrases after an adverb, plural names, conditions after a value, "named it X", and questions
+asked in the first person.
+
+Run: `pytest tests/test_synth_parse.py -q`. Uses invented memories only, never the held-out question files.
+"""
+
+from __future__ import annotations
+
+from data_synth.normalise import split_clauses, third_person_sentences
+from data_synth.rules import _to_first, analyse_memory, synthesize
+from data_synth.slots import analyse
+from memory_lora.records import Memory
+
+USER = "Lena"
+
+
+def _chunks(text: str) -> list[tuple[str, str]]:
+    return [(c.prep, c.text) for c in analyse(text, USER).chunks]
+
+
+def test_asides_in_parentheses_date_the_sentence_or_become_their_own():
+    assert third_person_sentences("Note: allergic to penicillin (came out in a rash in 2019).", USER) == [
+        "Lena is allergic to penicillin.", "Lena came out in a rash in 2019."]
+    assert third_person_sentences("Joined Oakline Gym today (2 Feb 2023), £29 a month.", USER) == [
+        "Lena joined Oakline Gym on 2 Feb 2023, £29 a month."]
+
+
+def test_terse_labels_and_first_day_notes_get_the_user_as_owner_or_subject():
+    assert third_person_sentences("New place is 9 Harbour Lane.", USER) == ["Lena's new place is 9 Harbour Lane."]
+    assert third_person_sentences("First day today as head baker at Crumb & Co.", USER) == [
+        "Lena started as head baker at Crumb & Co."]
+    # A headline whose tail is only figures details the head instead of standing alone.
+    assert third_person_sentences("I switched to late shifts in May: 2pm to 10pm.", USER) == [
+        "Lena switched to late shifts in May, 2pm to 10pm."]
+
+
+def test_comma_splice_is_two_clauses_but_a_lead_date_is_not():
+    assert split_clauses("Lena got a new SIM, Lena's number is now 021 555 0101.", USER) == [
+        "Lena got a new SIM", "Lena's number is now 021 555 0101"]
+    assert split_clauses("On 12 Aug 2023, Lena ran a 10k.", USER) == ["On 12 Aug 2023, Lena ran a 10k"]
+
+
+def test_coordinated_verb_after_an_adverb_is_split_and_of_each_stays_whole():
+    cl = analyse("Mr. Hale collects the rent on the 3rd of each month and only takes cash", USER)
+    assert cl.rest == "only takes cash"
+    assert ("on", "the 3rd of each month") in [(c.prep, c.text) for c in cl.chunks]
+
+
+def test_plural_names_main_verb_do_conditions_and_deictic_words():
+    cl = analyse("The Quiz Owls play at the Red Lion on King Street", USER)
+    assert (cl.subject, cl.verb) == ("The Quiz Owls", "play")
+    assert ("at", "the Red Lion") in _chunks("The Quiz Owls play at the Red Lion on King Street")
+    assert analyse("Lena does the pub quiz with a team", USER).verb == "do"
+    assert _chunks("Lena's mobile is 07700 900111 if the clinic asks") == [("", "07700 900111")]
+    assert ("on", "Elm Street") in _chunks("Lena boulders at Summit Hall on Elm Street now")
+    assert ("", "her cousin Asha's wedding") in _chunks("Lena attended her cousin Asha's wedding in Goa")
+
+
+def test_pronoun_after_a_naming_refers_to_the_name_and_named_it_is_a_naming():
+    an = analyse_memory(Memory(id="c", text="btw my cat's called Miso, she's a calico lol"), USER, dated=False)
+    assert [cl.text for cl in an.clauses] == ["Lena's cat is called Miso", "Miso is a calico"]
+    out = synthesize([Memory(id="car", text="Bought a red Honda Jazz in 2022 and named it Pickle.")], USER)
+    named = [e for e in out if e.kind == "qa" and "called" in e.prompt and "Pickle" in e.response]
+    assert named, [e.prompt for e in out if e.kind == "qa"]
+
+
+def test_first_person_questions_conjugate_the_verb():
+    assert _to_first("Lena is allergic to what?", USER) == "I am allergic to what?"
+    assert _to_first("Lena boulders at which place?", USER) == "I boulder at which place?"
+    assert _to_first("Lena has what?", USER) == "I have what?"
