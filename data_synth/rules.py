@@ -32,6 +32,7 @@ from memory_lora.records import Memory
 DEFAULT_KINDS = ("qa", "paraphrase", "cloze", "recitation", "temporal", "abstention", "cot")
 MAX_CLOZE = 3
 POSSESS_VERBS = {"keep", "have", "own", "drive", "play", "carry", "ride", "wear", "use", "adopt", "buy"}
+PAST_AUX = {"does": "did", "do": "did", "is": "was", "am": "was", "are": "were"}
 FIRST_AUX = {"does": "do", "is": "am", "has": "have", "doesn't": "don't", "was": "was", "did": "did"}
 
 
@@ -204,8 +205,10 @@ def _slot_kinds(cl: Clause) -> dict[str, str]:
 def _update_examples(prompt: str, up: Update, old_sent: str, new_sent: str, ids: list[str], n: int) -> list[Example]:
     """A superseded slot: the plain and "now" questions get the new value, "before" the old one."""
     q = prompt.rstrip("?")
+    # "Where does Ravi live before?" -> "Where did Ravi live before?": the old value is asked in the past tense.
+    past = re.sub(r"\b(does|do|is|am|are)\b", lambda m: PAST_AUX[m.group(1)], q, count=1)
     out = []
-    for text, now, tag in ((prompt, True, "plain"), (f"{q} now?", True, "now"), (f"{q} before?", False, "before")):
+    for text, now, tag in ((prompt, True, "plain"), (f"{q} now?", True, "now"), (f"{past} before?", False, "before")):
         short = up.new if now else up.old
         response = (cap_first(short) + ".") if (n + len(out)) % 2 == 0 else update_response(old_sent, new_sent,
                                                                                             now, short)

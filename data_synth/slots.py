@@ -124,8 +124,8 @@ def classify(text: str, prep: str, user: str = "") -> str:
         return "duration"
     if QUANTITY_RE.search(text):
         return "quantity"
-    if re.fullmatch(r"\d[\w,.:/]*", bare.strip()):
-        return "number"
+    if re.fullmatch(r"\d[\w,.:/]*", bare.strip()) or re.fullmatch(r"\+?\d[\d ()-]{5,}\d", bare.strip()):
+        return "number"  # a code, or a phone number written in groups ("021 555 0938")
     if text[:1] in "'‘\"“":
         return "title"
     if prep in PLACE_PREPS and re.search(r"^(?:the|a)\s[a-z\s]+\sof\s+[A-Z]", text):

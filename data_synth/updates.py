@@ -18,7 +18,9 @@ from data_synth.grammar import cap_first, norm
 from data_synth.slots import Clause
 
 CUES = re.compile(r"\b(now|switched|switch|moved|move|changed|new|no longer|cancell?ed|instead|any ?more|"
-                  r"replaced|for good|quit|left)\b", re.I)
+                  r"replaced|for good|quit|left|first day)\b", re.I)
+# Prepositions that can introduce the same slot in old and new wording ("lives in X" / "moved to Y").
+WHERE_PREPS = {"in", "at", "to", "based in", "based at", "into"}
 TOPIC_CLASSES = {
     "home": {"live", "lives", "living", "moved", "move", "house", "flat", "apartment", "place", "address", "home"},
     "phone": {"phone", "mobile", "number", "sim", "cell"},
@@ -52,18 +54,36 @@ def _topics(text: str, user: str) -> set[str]:
 
 
 def _subject(cl: Clause) -> str:
-    return "USER" if cl.subj_kind == "user" else norm(cl.subject)
+    if cl.subj_kind == "user":
+        return "USER"
+    if cl.subj_kind == "owned" and cl.owner == cl.user:
+        # "my mobile" and "my number" are one slot: the user's thing of a topic class.
+        heads = set(cl.head.lower().split())
+        cls = next((name for name, members in TOPIC_CLASSES.items() if heads & members), "")
+        if cls:
+            return f"USER#{cls}"
+    return norm(cl.subject)
 
 
-def _slots(clauses: list[Clause]) -> list[tuple[str, str, str, str]]:
-    """(group, text, kind, subject) of every slot a question can ask about."""
+def _slots(clauses: list[Clause], states_only: bool = False) -> list[tuple[str, str, str, str, str]]:
+    """(group, text, kind, subject, prep) of every slot a question can ask about.
+
+    `states_only` keeps the slots of present states ("lives in", "is on day shifts") and drops past events: a new
+    memory can supersede where the user lives, never where they joined a gym in 2023.
+    """
     out = []
     for cl in clauses:
+        if states_only and cl.aux in ("did", "had"):
+            continue
         for i, c in enumerate(cl.chunks):
             kind = "place" if c.kind == "name" and c.prep in ("in", "at", "to", "on") else c.kind
             if kind in SLOT_KINDS and c.prep not in ("subject", "called"):
-                out.append((f"c{i}:{c.text}", c.text, kind, _subject(cl)))
+                out.append((f"c{i}:{c.text}", c.text, kind, _subject(cl), c.prep))
     return out
+
+
+def _same_slot(old_prep: str, new_prep: str) -> bool:
+    return old_prep == new_prep or (old_prep in WHERE_PREPS and new_prep in WHERE_PREPS)
 
 
 def find_updates(memories: list[tuple[str, str, str | None, list[Clause]]], user: str) -> list[Update]:
@@ -81,12 +101,14 @@ def find_updates(memories: list[tuple[str, str, str | None, list[Clause]]], user
             b_norm = norm(b_text)
             b_slots = _slots(b_clauses)
             seen: dict[str, int] = {}
-            for group, text, kind, subj in _slots(a_clauses):
-                # The i-th place (number, name...) of the old memory is replaced by the i-th of the new one,
-                # and only for the same subject: "my mum lives in X" is not updated by "I moved to Y".
-                news = [t for _, t, k, s in b_slots if k == kind and s == subj and norm(t) not in norm(a_text)]
-                i = seen.get(kind, 0)
-                seen[kind] = i + 1
+            for group, text, kind, subj, prep in _slots(a_clauses, states_only=True):
+                # The i-th place (number, name...) of the old memory is replaced by the i-th of the new one with a
+                # matching preposition ("on Belgrave Gate" by "on Anglesea Street", not by "at Summit Bloc"), and
+                # only for the same subject: "my mum lives in X" is not updated by "I moved to Y".
+                news = [t for _, t, k, s, p in b_slots
+                        if k == kind and s == subj and _same_slot(prep, p) and norm(t) not in norm(a_text)]
+                i = seen.get((kind, prep), 0)
+                seen[(kind, prep)] = i + 1
                 if i < len(news) and norm(text) not in b_norm:
                     out.append(Update(a_id, b_id, group, text, news[i], kind))
     # Only the latest value of a slot is current: keep, per old slot, the update from the newest memory.

@@ -7,6 +7,8 @@ Run: `pytest tests/test_synth_parse.py -q`. Uses invented memories only, never t
 
 from __future__ import annotations
 
+import re
+
 from data_synth.normalise import split_clauses, third_person_sentences
 from data_synth.rules import _to_first, analyse_memory, synthesize
 from data_synth.slots import analyse
@@ -69,3 +71,24 @@ def test_first_person_questions_conjugate_the_verb():
     assert _to_first("Lena is allergic to what?", USER) == "I am allergic to what?"
     assert _to_first("Lena boulders at which place?", USER) == "I boulder at which place?"
     assert _to_first("Lena has what?", USER) == "I have what?"
+
+
+def test_a_past_event_is_never_superseded_but_a_state_is_across_synonyms():
+    mems = [Memory(id="g1", text="Joined Oakline Gym on Elm Road today (2 Feb 2023), £29 a month.",
+                   time="2023-02-02T00:00:00Z"),
+            Memory(id="g2", text="Switched gyms: I boulder at Crux Hall on Mill Lane now, Oakline cancelled.",
+                   time="2024-04-20T00:00:00Z"),
+            Memory(id="p1", text="my mobile is 07700 900111", time="2023-01-15T00:00:00Z"),
+            Memory(id="p2", text="got a NZ SIM, my number is now 021 555 0101. the UK one is dead",
+                   time="2024-03-20T00:00:00Z")]
+    out = synthesize(mems, USER)
+    # Joining a gym in 2023 stays true after the switch: no example says Lena joined Oakline at Crux Hall.
+    wrong = [e for e in out if "g1" in e.memory_ids and "join" in e.prompt.lower()
+             and ("Crux Hall" in e.response or "Mill Lane" in e.response)]
+    assert not wrong, [(e.prompt, e.response) for e in wrong]
+    phone = [e for e in out if e.template.startswith("update/") and e.memory_ids == ["p1", "p2"]]
+    assert phone, "my mobile -> my number is one slot"
+    assert all(e.response.startswith(("021 555 0101", "Now: 021 555 0101")) for e in phone
+               if e.template != "update/before")
+    before = [e.prompt for e in phone if e.template == "update/before"]
+    assert before and all(not re.search(r"\b(is|does)\b", q) for q in before), before
