@@ -249,6 +249,8 @@ def to_second_person(sentence: str, user: str) -> str:
         if fixed is None:
             info = verb_info(low)
             fixed = info[0] if info and info[1] == "pres" and info[0] != "be" else word
+            if info is None and re.fullmatch(r"[a-z]{3,}[^su]s", word):
+                fixed = word[:-1]  # a verb the table lacks ("Maya boulders" -> "you boulder")
         return f"you{advs} {fixed}"
 
     text = replace_outside_quotes(sentence, rf"\b{u}((?:\s+(?:{_ADV}))*)\s+([\w'’-]+)(?<!'s)\b(?!')", verb)

@@ -23,7 +23,7 @@ _GROUPS = [
     "mum|mother", "mom|mother", "father|dad", "dad|father", "grandmother|granny|grandma", "grandfather|grandpa",
     "partner|significant other", "wife|spouse", "husband|spouse", "boss|manager|supervisor",
     "manager|boss", "colleague|coworker", "coworker|colleague", "neighbour|neighbor", "neighbor|neighbour",
-    "doctor|physician|GP", "dentist|dental surgeon", "teacher|tutor|instructor", "landlord|landlady|owner",
+    "doctor|physician|GP", "dentist|dental surgeon", "teacher|tutor|instructor", "landlady|landlord",
     "kid|child", "child|kid", "children|kids", "kids|children", "daughter|child", "son|child",
     # work and study
     "job|work|occupation", "works|is employed", "profession|occupation|line of work",

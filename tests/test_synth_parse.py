@@ -92,3 +92,13 @@ def test_a_past_event_is_never_superseded_but_a_state_is_across_synonyms():
                if e.template != "update/before")
     before = [e.prompt for e in phone if e.template == "update/before"]
     assert before and all(not re.search(r"\b(is|does)\b", q) for q in before), before
+
+
+def test_second_person_conjugates_unknown_verbs_and_landlords_keep_their_word():
+    from data_synth.cot import _relation_forms
+    from data_synth.normalise import to_second_person
+
+    assert to_second_person("Lena boulders at Crux Hall.", USER) == "You boulder at Crux Hall."
+    assert to_second_person("Lena has a cat.", USER) == "You have a cat."
+    # "Mr. Hale" is not Lena's owner, nor her landlady.
+    assert _relation_forms("Lena's landlord") == ["Lena's landlord"]
