@@ -2,9 +2,10 @@
 
 Two memories are an update pair when the later one (by `time`, else by order) talks about the same topic
 (shared content words, with a few topic classes such as home/live/moved or phone/mobile/number) and carries an
-update cue ("now", "switched", "moved", "new", "no longer", ...). The earlier memory's slots of the kind the later
-one restates (a place, a number, a name) are then
-superseded: its plain questions are answered with the new value, and "before"/"used to" questions keep the old.
+update cue ("now", "switched", "moved", "new", "no longer", "first day", ...). The earlier memory's slots of the kind
+the later one restates (a place, a number, a name), introduced by a matching preposition and belonging to a present
+state ("lives in", "mobile is"; a past event such as "joined a gym in 2023" stays true), are then superseded: its
+plain questions are answered with the new value, and "before"/"used to" questions keep the old.
 These are rules, so they miss updates phrased with no shared word; a teacher backend can do better.
 Used by data_synth.rules; not run directly.
 """
@@ -100,7 +101,7 @@ def find_updates(memories: list[tuple[str, str, str | None, list[Clause]]], user
                 continue
             b_norm = norm(b_text)
             b_slots = _slots(b_clauses)
-            seen: dict[str, int] = {}
+            seen: dict[tuple[str, str], int] = {}
             for group, text, kind, subj, prep in _slots(a_clauses, states_only=True):
                 # The i-th place (number, name...) of the old memory is replaced by the i-th of the new one with a
                 # matching preposition ("on Belgrave Gate" by "on Anglesea Street", not by "at Summit Bloc"), and
