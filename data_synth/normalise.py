@@ -27,7 +27,7 @@ from data_synth.grammar import (
     third_singular,
     verb_info,
 )
-from data_synth.slots import DATE_RE
+from data_synth.slots import COND_WORDS, DATE_RE, LEAD_WORDS
 
 _ADV = "|".join(sorted(ADVERBS))
 # Lower-case nouns that often start a terse note about the user's own things ("dentist is Dr. Sato").
@@ -212,8 +212,8 @@ CLAUSE_SPLIT_RE = re.compile(
 )
 
 
-LEAD_RE = re.compile(r"(?i)^(?:on|in|at|by|during|since|until|from|after|before|when|whenever|while|if|once|every"
-                     r"|last|this|back)\b")
+# The words that open a lead phrase in slots.analyse ("On 12 Aug 2023, ...", "When booking, ...").
+LEAD_RE = re.compile(rf"(?i)^(?:{'|'.join(sorted(LEAD_WORDS | COND_WORDS))})\b")
 
 
 def split_clauses(sentence: str, user: str) -> list[str]:
