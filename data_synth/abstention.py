@@ -24,6 +24,7 @@ from data_synth.cot import PROPER_NAME_RE, find_aliases
 from data_synth.grammar import PERSON_NOUNS, norm
 from data_synth.schema import Example
 from data_synth.slots import Clause
+from memory_lora.prompts import ABSTAIN_REPLY
 
 # (question about {u}, keywords whose presence in any memory rules the topic out)
 TOPICS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -127,7 +128,7 @@ PERSON_TOPICS: tuple[tuple[str, tuple[str, ...]], ...] = (
 ANY_TOPICS = PERSON_TOPICS[:2]
 WORDINGS = ("{q}", "{q_user}", "Quick question: {q}", "{q_first}")
 REPLIES = (
-    "I don't know. You haven't told me that.",
+    ABSTAIN_REPLY,
     "I don't know; that isn't something you've mentioned to me.",
     "I don't know. I have no memory of that.",
 )

@@ -73,9 +73,13 @@ def answer_questions(ans, questions: list[Question], methods: list[str], progres
         for q in questions:
             reply = ans.answer(method, [q.question])[0]
             scores = score_reply(reply.text, q.answers)
-            records.append({**q.extra, "method": method, "question_id": q.id, "type": q.type,
-                            "question": q.question, "reply": reply.text, "answers": q.answers, **scores,
-                            "prompt_tokens": reply.prompt_tokens, "latency_s": round(reply.latency_s, 4)})
+            record = {**q.extra, "method": method, "question_id": q.id, "type": q.type,
+                      "question": q.question, "reply": reply.text, "answers": q.answers, **scores,
+                      "prompt_tokens": reply.prompt_tokens, "latency_s": round(reply.latency_s, 4)}
+            if reply.first_token_p is not None:  # adapter methods: what the abstention gate saw, for threshold sweeps
+                record["abstain_p"] = round(reply.first_token_p, 5)
+                record["ungated_reply"] = reply.ungated_text
+            records.append(record)
             bar.update(1)
     bar.close()
     return records

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from memory_lora.config import METHODS, AnswerConfig
 from memory_lora.generation import Reply, generate
-from memory_lora.prompts import chat_prompt, context_prompt
+from memory_lora.prompts import ABSTAIN_REPLY, chat_prompt, context_prompt
 from memory_lora.records import Memory
 from memory_lora.retrieval import MemoryIndex, load_embedder
 
@@ -89,8 +89,24 @@ class Answerer:
             return contextlib.nullcontext()
         return self.model.disable_adapter() if self.has_adapter else contextlib.nullcontext()
 
+    def abstain_token_ids(self) -> list[int]:
+        """The token(s) that open "I don't know" as a reply, watched by the abstention gate."""
+        return self.tokenizer.encode(ABSTAIN_REPLY, add_special_tokens=False)[:1]
+
     def answer(self, method: str, questions: list[str], batch_size: int = 1) -> list[Reply]:
-        """Answer each question with one method (batch_size 1 gives honest per-question latency)."""
+        """Answer each question with one method (batch_size 1 gives honest per-question latency).
+
+        Adapter methods report Reply.first_token_p, the probability of opening with "I don't know"; with
+        config.abstain_threshold set, a reply whose probability reaches it becomes ABSTAIN_REPLY.
+        """
         prompts = [self.prompt(method, q) for q in questions]
+        watch = self.abstain_token_ids() if method in ADAPTER_METHODS else None
         with self._adapter(method):
-            return generate(self.model, self.tokenizer, prompts, self.config.max_new_tokens, batch_size)
+            replies = generate(self.model, self.tokenizer, prompts, self.config.max_new_tokens, batch_size,
+                               first_token_ids=watch)
+        gate = self.config.abstain_threshold
+        if gate is not None and watch is not None:
+            for reply in replies:
+                if reply.first_token_p >= gate and not reply.text.startswith("I don't know"):
+                    reply.ungated_text, reply.text = reply.text, ABSTAIN_REPLY
+        return replies

@@ -32,6 +32,8 @@ def _run_config(args) -> RunConfig:
         config.synth.teacher_model = args.teacher_model
     if getattr(args, "answer_style", None):
         config.synth.answer_style = args.answer_style
+    if getattr(args, "abstain_threshold", None) is not None:
+        config.answer.abstain_threshold = args.abstain_threshold
     for section in (config.model, config.lora, config.train, config.synth, config.answer):
         section.__post_init__()  # re-validate after overrides
     return config
@@ -110,7 +112,7 @@ def cmd_eval(args) -> None:
 
     general = None if args.general in ("none", "") else args.general
     cfg = EvalConfig(memories=args.memories, questions=args.questions, out=args.out, methods=_methods(args.methods),
-                     general=general, kl=not args.no_kl, run=_run_config(args), user=args.user)
+                     general=general, kl=not args.no_kl, run=_run_config(args), user=args.user, home=args.keep_store)
     if args.counts:
         from eval.scaling import ScalingConfig, run_scaling
 
@@ -190,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     def common(p, train_flags=True):
         p.add_argument("--config", help="run config file (JSON or YAML; see memory_lora/config.py)")
         p.add_argument("--base-model", help="base model: smollm2-135m-instruct (bundled GGUF), a folder or a hub id")
+        p.add_argument("--abstain-threshold", type=float, help="parametric/hybrid reply \"I don't know\" when its "
+                       "first token gets at least this probability (0-1; default off)")
         if train_flags:
             p.add_argument("--seed", type=int, help="seed for synthesis and training")
             p.add_argument("--replay-ratio", type=float, help="share of replay examples in training (0 disables)")
@@ -232,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--general", default="bundled", help="forgetting probe questions ('bundled', a file or 'none')")
     p.add_argument("--no-kl", action="store_true", help="skip KL(base || adapter) on the generic prompts")
     p.add_argument("--user", help="user id for the temporary store (default: the memories' user)")
+    p.add_argument("--keep-store", metavar="DIR", help="keep the store (dataset, adapter) in DIR, not a temporary one")
     p.add_argument("--counts", help="scaling: comma-separated memory counts, one eval each (e.g. 10,20,40,160)")
     p.add_argument("--compare", nargs=2, metavar=("DIR1", "DIR2"), help="print the difference of two reports")
     p.add_argument("--scaling-from", nargs="+", metavar="DIR", help="scaling figures from the reports below DIRs")

@@ -182,10 +182,17 @@ class AnswerConfig:
     embedder: str = "all-minilm-l6-v2"
     # Cap on prompt tokens for long-context; None = the model's context length minus max_new_tokens.
     long_context_max_tokens: int | None = None
+    # Abstention gate for parametric/hybrid: when the adapter gives the first token of "I don't know" at least this
+    # probability, reply "I don't know" even if another token wins greedy decoding. An adapter trained on a few
+    # "don't know" examples rarely makes that token the argmax on an unseen question, yet gives it clear mass when
+    # no memory answers. None = plain greedy decoding.
+    abstain_threshold: float | None = None
 
     def __post_init__(self):
         if self.max_new_tokens < 1:
             raise ValueError(f"answer.max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.abstain_threshold is not None and not 0.0 < self.abstain_threshold < 1.0:
+            raise ValueError(f"answer.abstain_threshold must be in (0, 1) or null, got {self.abstain_threshold}")
         if self.rag_top_k < 1:
             raise ValueError(f"answer.rag_top_k must be >= 1, got {self.rag_top_k}")
 

@@ -17,10 +17,13 @@ class Reply:
     completion_tokens: int
     latency_s: float
     finished: bool  # ended on the end-of-turn token rather than the length cap
+    first_token_p: float | None = None  # probability of the watched first tokens (generate's first_token_ids)
+    ungated_text: str | None = None  # the greedy reply the abstention gate replaced with "I don't know", if it did
 
 
 @torch.inference_mode()
-def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 40, batch_size: int = 1) -> list[Reply]:
+def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 40, batch_size: int = 1,
+             first_token_ids: list[int] | None = None) -> list[Reply]:
     """Greedy-decode a reply to each rendered prompt.
 
     Args:
@@ -30,6 +33,8 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 40, bat
         max_new_tokens: Reply length cap.
         batch_size: Prompts per forward pass; 1 gives per-question latency, larger is faster for bulk work.
             Latency of a batched reply is the batch's wall time divided by its size.
+        first_token_ids: Token ids whose summed probability as the reply's first token is reported in
+            Reply.first_token_p (the abstention gate watches how much mass "I don't know" gets).
 
     Returns:
         One Reply per prompt, in order.
@@ -49,10 +54,17 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 40, bat
                 do_sample=False,
                 pad_token_id=tokenizer.pad_token_id,
                 eos_token_id=tokenizer.eos_token_id,
+                output_scores=first_token_ids is not None,
+                return_dict_in_generate=True,
             )
             elapsed = (time.perf_counter() - t0) / len(chunk)
-            new = out[:, enc["input_ids"].shape[1] :]
-            for row, mask in zip(new, enc["attention_mask"], strict=True):
+            new = out.sequences[:, enc["input_ids"].shape[1] :]
+            watched = [None] * len(chunk)
+            if first_token_ids is not None:
+                # greedy decoding leaves step-0 scores as raw logits, so softmax gives the model's own distribution
+                probs = torch.softmax(out.scores[0].float(), dim=-1)
+                watched = probs[:, list(first_token_ids)].sum(dim=-1).tolist()
+            for row, mask, p in zip(new, enc["attention_mask"], watched, strict=True):
                 ends = (row == tokenizer.eos_token_id).nonzero()
                 n = int(ends[0]) if len(ends) else len(row)
                 replies.append(
@@ -62,6 +74,7 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 40, bat
                         completion_tokens=n,
                         latency_s=elapsed,
                         finished=bool(len(ends)),
+                        first_token_p=p,
                     )
                 )
     finally:

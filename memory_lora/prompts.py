@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from memory_lora.records import Memory
 
 CONTEXT_INSTRUCTION = "Answer the question using these memories about {name}."
+# What the abstention gate replies; its first token is what the gate watches (data_synth's replies share it).
+ABSTAIN_REPLY = "I don't know. You haven't told me that."
 
 
 def display_name(user: str) -> str:
