@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from data_synth.grammar import VERB_OBJECT_NOUN, WEEKDAYS, is_base_verb, norm, past_tense, third_singular
+from data_synth.ranges import range_questions
 from data_synth.slots import DATE_RE, PLACE_WORDS, YEAR_RE, Chunk, Clause
 
 JOB_VERBS = {"work"}
@@ -441,4 +442,6 @@ class ClauseQuestions:
                 self.by_kind(c, group)
             if c.prep != "called":
                 prev = c
+        for question, short, group, wh in range_questions(cl):
+            self.add(question, short, group, wh)
         return self.out

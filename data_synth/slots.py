@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from data_synth.categories import CATEGORY, category
 from data_synth.grammar import (
     ADJECTIVES,
     ADVERBS,
@@ -165,6 +166,9 @@ def noun_head(text: str, user: str = "") -> str:
         out.insert(0, w)
         if len(out) == 3:
             break
+    if not out or (len(out) == 1 and out[0].lower() in CATEGORY):
+        # "a silver 2012 Mazda Demio" has no common-noun head, "amoxicillin" is one of a kind: ask by the kind.
+        return category(text) or " ".join(out)
     return " ".join(out)
 
 
@@ -215,6 +219,8 @@ def _split_subject(subject: str, user: str, clause: Clause) -> list[Chunk]:
         elif nm and not inner:
             name, rest = nm.group(1), rest[:nm.start()].strip(" ,")
         clause.head, clause.name = rest.strip(" ,"), name
+        if name and not noun_head(clause.head) and category(name):
+            clause.head = category(name)  # "my silver 2012 Mazda Demio" -> the user's car
         if inner:
             chunks.append(Chunk(inner_prep, inner.strip(" ,"), classify(inner.strip(" ,"), inner_prep),
                                 head=noun_head(inner), after_comma=True))

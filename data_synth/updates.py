@@ -32,7 +32,8 @@ TOPIC_CLASSES = {
 STOP = set("the a an and or but with from into onto this that these those have has had been being were was "
            "about after before there their they them then than when what which while will would could should "
            "says said said just still also very really first ever today yesterday month year years week".split())
-SLOT_KINDS = {"place", "name", "number", "quantity", "money", "person", "time"}
+SLOT_KINDS = {"place", "name", "number", "quantity", "money", "person", "time", "role"}
+ROLE_VERBS = {"work", "start", "begin", "join", "serve"}  # "as X" after these is the user's role
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,8 @@ def _slots(clauses: list[Clause], states_only: bool = False) -> list[tuple[str, 
             continue
         for i, c in enumerate(cl.chunks):
             kind = "place" if c.kind == "name" and c.prep in ("in", "at", "to", "on") else c.kind
+            if c.prep == "as" and cl.verb in ROLE_VERBS:
+                kind = "role"  # "works as a sonographer" is superseded by "started as senior sonographer"
             if kind in SLOT_KINDS and c.prep not in ("subject", "called"):
                 out.append((f"c{i}:{c.text}", c.text, kind, _subject(cl), c.prep))
     return out

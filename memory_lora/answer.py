@@ -13,6 +13,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
+from memory_lora.abstain import abstain_token_ids
 from memory_lora.config import METHODS, AnswerConfig
 from memory_lora.generation import Reply, generate
 from memory_lora.prompts import ABSTAIN_REPLY, chat_prompt, context_prompt
@@ -90,8 +91,8 @@ class Answerer:
         return self.model.disable_adapter() if self.has_adapter else contextlib.nullcontext()
 
     def abstain_token_ids(self) -> list[int]:
-        """The token(s) that open "I don't know" as a reply, watched by the abstention gate."""
-        return self.tokenizer.encode(ABSTAIN_REPLY, add_special_tokens=False)[:1]
+        """The token that opens "I don't know" as a reply, watched by the abstention gate (memory_lora.abstain)."""
+        return abstain_token_ids(self.tokenizer)[:1]
 
     def answer(self, method: str, questions: list[str], batch_size: int = 1) -> list[Reply]:
         """Answer each question with one method (batch_size 1 gives honest per-question latency).

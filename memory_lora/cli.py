@@ -156,12 +156,12 @@ def cmd_demo(args) -> None:
 def cmd_serve(args) -> None:
     from memory_lora.server import ServeConfig, serve
 
-    model = _run_config(args).model
+    run = _run_config(args)
     fields = {name: getattr(args, name) for name in ("host", "port", "max_adapters", "max_batch_size",
                                                       "batch_window_ms", "max_tokens_cap", "default_max_tokens",
                                                       "max_prompt_tokens", "max_body_bytes", "max_pending", "threads")}
-    config = ServeConfig(**{k: v for k, v in fields.items() if v is not None}, model=model,
-                         mixed_batching=not args.no_mixed_batching)
+    config = ServeConfig(**{k: v for k, v in fields.items() if v is not None}, model=run.model,
+                         mixed_batching=not args.no_mixed_batching, abstain_threshold=run.answer.abstain_threshold)
     serve(args.home, config)
 
 

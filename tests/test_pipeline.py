@@ -148,6 +148,9 @@ def test_run_eval_writes_a_valid_reproducible_report(tmp_path, tiny_files, tiny_
     records = [json.loads(line) for line in (out / "answers.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(records) == 4 * len(METHODS)
     assert {(r["method"], r["question_id"]) for r in records} == {(m, q["id"]) for m in METHODS for q in TINY_QUESTIONS}
+    # Adapter methods record what the abstention gate saw, so a threshold can be swept from answers.jsonl alone.
+    assert all(0.0 <= r["abstain_p"] <= 1.0 for r in records if r["method"] in ("parametric", "hybrid"))
+    assert not any("abstain_p" in r for r in records if r["method"] not in ("parametric", "hybrid"))
 
     again = _eval(tiny_files, tmp_path / "r2", tiny_run_config)
     accuracies = {m: s["accuracy"] for m, s in report["methods"].items()}

@@ -18,10 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
-from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
+from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
+from memory_lora.abstain import AbstainGate, abstain_token_ids
 from memory_lora.server.config import ServeConfig
-from memory_lora.server.registry import AdapterLoadError, AdapterRegistry, Key
+from memory_lora.server.registry import BASE_ROW, AdapterLoadError, AdapterRegistry, Key
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ class Batcher:
         self.registry, self.tokenizer, self.config, self.tokenizer_lock = registry, tokenizer, config, tokenizer_lock
         self.eos_id = tokenizer.eos_token_id
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_id
+        self.abstain_ids = abstain_token_ids(tokenizer)
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._pending = 0
         self._pending_lock = threading.Lock()
@@ -257,9 +259,14 @@ class Batcher:
         self.max_adapters_per_pass = max(self.max_adapters_per_pass, len(set(names)))
         rows_done = _Rows(jobs, width, self.eos_id, self._decode,
                           on_finish=lambda job: self._finish(job, "done", job.finish_reason))
+        processors = LogitsProcessorList()
+        if self.config.abstain_threshold is not None:
+            processors.append(AbstainGate(self.abstain_ids, self.eos_id, self.config.abstain_threshold, width,
+                                          rows=[name != BASE_ROW for name in names]))
         try:
             self.registry.model.generate(input_ids=ids, attention_mask=mask, generation_config=generation,
-                                         adapter_names=names, stopping_criteria=StoppingCriteriaList([rows_done]))
+                                         adapter_names=names, stopping_criteria=StoppingCriteriaList([rows_done]),
+                                         logits_processor=processors)
         except Exception:
             log.exception("generation failed for a batch of %d", len(jobs))
             for job in jobs:

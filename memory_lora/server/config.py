@@ -35,6 +35,9 @@ class ServeConfig:
     # threads avoid OpenMP workers spin-waiting for busy cores (measured: 1 thread was >10x faster than 2 here).
     threads: int | None = None
     model: ModelConfig = field(default_factory=ModelConfig)  # base model (its system_prompt is used as in training)
+    # Abstention gate (as answer.abstain_threshold for ask/eval): a user's reply is "I don't know" when their adapter
+    # gives its first token at least this probability. None = plain greedy decoding.
+    abstain_threshold: float | None = None
 
     def __post_init__(self):
         if not self.host:
@@ -55,5 +58,7 @@ class ServeConfig:
             raise ValueError(f"serve.threads must be >= 1 or null, got {self.threads}")
         if self.max_prompt_tokens is not None and self.max_prompt_tokens < 1:
             raise ValueError(f"serve.max_prompt_tokens must be >= 1 or null, got {self.max_prompt_tokens}")
+        if self.abstain_threshold is not None and not 0.0 < self.abstain_threshold < 1.0:
+            raise ValueError(f"serve.abstain_threshold must be in (0, 1) or null, got {self.abstain_threshold}")
         if isinstance(self.model, dict):  # from a config file
             self.model = ModelConfig(**self.model)
