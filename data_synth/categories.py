@@ -19,6 +19,7 @@ _KINDS = {
                   "ciprofloxacin cephalexin flucloxacillin trimethoprim nitrofurantoin metronidazole tetracycline",
     "painkiller": "ibuprofen paracetamol aspirin codeine naproxen acetaminophen tramadol",
     "laptop": "macbook thinkpad chromebook",
+    "drink": "cider beer ale lager stout wine mead kombucha whisky whiskey gin rum vodka coffee tea espresso latte",
     "phone": "iphone",
 }
 CATEGORY: dict[str, str] = {word: kind for kind, words in _KINDS.items() for word in words.split()}

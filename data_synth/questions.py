@@ -18,6 +18,7 @@ AUTHOR_HEADS = {"novel", "book", "song", "film", "movie", "album", "poem", "play
 NEG_VERBS = {"hate", "dislike", "detest", "loathe", "avoid"}
 POS_VERBS = {"like", "love", "enjoy", "prefer", "adore", "fancy"}
 POSITIONS = {"top", "bottom", "end", "start", "front", "back", "side", "beginning", "middle", "rest", "moment"}
+EVENT_VERBS = {"attend", "host", "hold", "organise", "organize", "celebrate", "throw"}  # the object is an event
 RACE_VERBS = {"run", "finish", "complete", "swim", "cycle", "ride", "walk", "row", "ski"}
 
 
@@ -295,6 +296,12 @@ class ClauseQuestions:
             for subj in self.subjects:
                 self.add(f"Where is {subj} {'employed' if self.cl.verb == 'work' else 'based'}?", short, group,
                          "verb-extra")
+        if self.cl.verb in EVENT_VERBS and self.obj is not None and self.obj is not c and prep in ("in", "at"):
+            # "attended his cousin Divya's wedding in Kochi" -> "Where did Divya's wedding take place?"
+            owned = re.search(r"[A-Z][\w-]*'s\s+[a-z].*$", self.obj.text)
+            event = owned.group(0) if owned else re.sub(r"^(?:a|an|his|her|their|my)\s+", "the ", self.obj.text)
+            self.add(f"Where was {event}?", short, group, "event-where")
+            self.add(f"Where did {event} take place?", short, group, "event-place")
 
     def participle(self, c: Chunk, group: str, short: str):
         p = c.participle
@@ -304,6 +311,11 @@ class ClauseQuestions:
                 aux = self.cl.aux if self.cl.aux in ("did", "does") else "does"
                 self.add(_q("Where" if c.kind == "place" else "What", aux, subj, base,
                             "" if c.kind == "place" else c.prep), short, group, "part")
+                obj = self.obj
+                if not c.prep and self.cl.aux == "did" and obj is not None and obj is not c and subj == self.cl.subject:
+                    # "broke my left ankle playing futsal" -> "What was Ravi playing when he broke his left ankle?"
+                    when = f"when {subj} {past_tense(self.cl.verb)} {obj.text}"
+                    self.add(_q("What was", subj, p, when), short, group, "part-when")
             else:
                 be = "was" if c.kind == "date" or p in ("bought", "adopted", "born", "made") else "is"
                 wh = "When" if c.kind == "date" else "Where"

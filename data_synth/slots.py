@@ -45,6 +45,8 @@ QUANTITY_RE = re.compile(r"\b\d[\d,.]*\s?(?:ml|l|litres?|liters?|kg|g|grams?|km|
                          r"metres?|meters?|cm|mm|lbs?|pounds?|oz|cups?|tablespoons?|teaspoons?|pieces?|kcal|%)(?!\w)")
 LEAD_WORDS = {"On", "In", "During", "Since", "By", "At", "Last", "Every", "This", "Back", "Until", "From"}
 COND_WORDS = {"When", "While", "Whenever", "If", "Before", "After", "Once"}
+ING_NOUNS = {"building", "ceiling", "morning", "evening", "wedding", "meeting", "clothing", "feeling",
+             "setting", "spring", "string", "something", "anything", "nothing", "everything", "during", "earring"}
 NAME_VERBS = {"called", "named", "nicknamed", "dubbed", "calls", "call", "names"}
 PARTICLES = {"up", "off", "out", "down", "back", "away", "over"}
 COMPOUND_PREPS = {("away", "from"), ("next", "to"), ("rather", "than"), ("instead", "of"), ("because", "of"),
@@ -344,6 +346,12 @@ def _chunk(text: str, toks: list, j: int, clause: Clause) -> list[Chunk]:
             close(k)
             cur = [low, k + 1, k + 1, participle, comma]
             participle = ""
+        elif (cur[0] == "" and k > max(j, cur[1]) and _ing_verb(low) and nxt.islower() and nxt not in PREPOSITIONS
+              and nxt not in DETERMINERS and not words[k - 1].endswith("'s")
+              and words[k - 1].lower() not in DETERMINERS | ADJECTIVES):
+            # "broke my left ankle playing futsal": what the user was doing is a slot of its own
+            close(k)
+            cur = ["", k + 1, k + 1, low, comma]
         elif (w.islower() and (low.endswith("ing") or (verb_info(low) or ("", ""))[1] in ("part", "past"))
               and nxt in PREPOSITIONS and low not in PREPOSITIONS and k > j
               and not words[k - 1].endswith("'s") and words[k - 1].lower() not in DETERMINERS):  # "Divya's wedding"
@@ -356,6 +364,14 @@ def _chunk(text: str, toks: list, j: int, clause: Clause) -> list[Chunk]:
         k += 1
     close(k)  # k < len(words) after a break: the trailing condition or instruction is left out
     return _finish(text, toks, raw, clause)
+
+
+def _ing_verb(word: str) -> bool:
+    """An -ing form of a known verb ("playing", "painting"), not a noun that ends so ("evening", "wedding")."""
+    if not word.endswith("ing") or len(word) < 6 or word in ING_NOUNS:
+        return False
+    stem = word[:-3]
+    return any(is_base_verb(c) for c in (stem, stem + "e", stem[:-1] if stem[-1:] == stem[-2:-1] else ""))
 
 
 def _coordinated_verb(words: list[str], k: int) -> bool:

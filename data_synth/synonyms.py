@@ -58,7 +58,7 @@ _GROUPS = [
     "drive|use", "uses|relies on", "use|rely on", "keeps|has", "keep|have", "carries|keeps|has",
     "carry|keep|have", "wears|has on", "plays|performs on", "play|perform on", "reads|is reading",
     "watch|see|view", "watches|sees", "feeds|gives food to", "waters|gives water to", "water|give water to",
-    "wants|would like|wishes", "need|require",
+    "brews|makes|produces", "brew|make|produce", "wants|would like|wishes", "need|require",
     "needs|requires", "get|receive", "gets|receives", ]
 
 SYNONYMS: dict[str, list[str]] = {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import platform
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -85,6 +86,24 @@ def answer_questions(ans, questions: list[Question], methods: list[str], progres
     return records
 
 
+def _plain(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def training_overlap(dataset_dir: str | None, questions: list[Question]) -> list[str]:
+    """Ids of evaluation questions that appear verbatim (case and punctuation aside) among the training prompts.
+
+    Synthesis never sees the questions, but generic templates ("What is X's cat called?") can still produce one
+    word for word; the report lists them so a reader can discount them.
+    """
+    if not dataset_dir:
+        return []
+    from data_synth.dataset import load_dataset_dir
+
+    prompts = {_plain(p) for p in load_dataset_dir(Path(dataset_dir) / "data")["prompt"]}
+    return [q.id for q in questions if _plain(q.question) in prompts]
+
+
 def general_probe(ans, questions: list[Question], progress: bool = True) -> dict:
     """Accuracy of the base model and of the adapted model on world-knowledge questions (forgetting)."""
     texts = [q.question for q in questions]
@@ -145,6 +164,7 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> dict:
         else:
             trained = {"train": {**_NO_TRAIN, "memories": len(memories)},
                        "synth": {"seconds": 0.0, "examples": 0, "by_kind": {}}}
+        overlap = training_overlap(trained["synth"].get("path"), questions)
         ans = pipeline.answerer(home, user, cfg.run, need_adapter=need_adapter)
         try:
             start = time.perf_counter()
@@ -158,7 +178,8 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> dict:
         "methods": summarize(records),
         "train": trained["train"],
         "synth": {"seconds": synth["seconds"], "examples": synth["examples"], "by_kind": synth["by_kind"],
-                  "backend": synth.get("backend", "rules"), "dropped": synth.get("dropped", {})},
+                  "backend": synth.get("backend", "rules"), "dropped": synth.get("dropped", {}),
+                  "eval_questions_in_training": overlap},
         "config": {"base_model": describe(cfg.run.model), "lora": cfg.run.to_dict()["lora"], "seed": cfg.run.train.seed,
                    "run": cfg.run.to_dict(), "memories_file": str(cfg.memories), "questions_file": str(cfg.questions),
                    "general_file": cfg.general, "user": user, "questions": len(questions)},
