@@ -31,11 +31,12 @@ IRREGULAR = {
     "win": ("won", "won"), "write": ("wrote", "written"), "begin": ("began", "begun"), "become": ("became", "become"),
     "hit": ("hit", "hit"), "quit": ("quit", "quit"), "let": ("let", "let"), "cost": ("cost", "cost"),
     "learn": ("learned", "learned"), "hang": ("hung", "hung"), "ring": ("rang", "rung"), "shoot": ("shot", "shot"),
-    "steal": ("stole", "stolen"), "draw": ("drew", "drawn"), "dig": ("dug", "dug"), "bite": ("bit", "bitten"),
+    "steal": ("stole", "stolen"), "hurt": ("hurt", "hurt"), "draw": ("drew", "drawn"), "dig": ("dug", "dug"), "bite": ("bit", "bitten"),
 }
 
 # Common regular verbs; with IRREGULAR they make the lexicon used to find the main verb of a clause.
 _REGULAR = """
+sprain twist injure fracture pull strain bruise
 add adopt agree allow answer appear arrive ask attend avoid bake believe belong book borrow brew brush call
 camp carry celebrate change chat check clean climb coach code collect commute compete complete cook count crochet
 cycle dance decide deliver design develop donate dream dress drop earn edit email enjoy expire explain fix follow
@@ -83,6 +84,7 @@ VERB_OBJECT_NOUN = {
     "drive": "car", "ride": "bike", "play": "instrument", "read": "book", "speak": "language", "study": "subject",
     "eat": "food", "drink": "drink", "watch": "thing", "wear": "clothing", "sing": "song",
     "teach": "subject", "learn": "skill", "own": "thing", "adopt": "pet", "win": "prize", "break": "body part",
+    "hurt": "body part", "sprain": "body part", "injure": "body part", "fracture": "body part",
     "present": "work", "pass": "exam", "take": "drink", "carry": "item", "keep": "thing", "cook": "dish",
 }
 MONTHS = ("January February March April May June July August September October November December "

@@ -227,7 +227,7 @@ def _split_subject(subject: str, user: str, clause: Clause) -> list[Chunk]:
             chunks.append(Chunk(inner_prep, inner.strip(" ,"), classify(inner.strip(" ,"), inner_prep),
                                 head=noun_head(inner), after_comma=True))
         if name and rest.strip():
-            chunks.append(Chunk("subject", name, "person" if clause.person else "name", head=rest.strip(" ,")))
+            chunks.append(Chunk("subject", name, "person" if clause.person else "name", head=clause.head))
         return chunks
     if is_cap(subject.split()[0]) and all(is_cap(w) or w in ",-" for w in subject.split()):
         clause.subj_kind, clause.name = "name", subject.strip(" ,")

@@ -1,0 +1,66 @@
+"""Synthesizer rules for kinds of things, roles, time ranges, what the user was doing, and where events were.
+
+Run: `pytest tests/test_synth_slots_extra.py -q`. Uses invented memories only, never the held-out question files.
+"""
+
+from __future__ import annotations
+
+from data_synth.categories import category
+from data_synth.rules import synthesize
+from data_synth.slots import analyse, noun_head
+from memory_lora.records import Memory
+
+USER = "Lena"
+
+
+def _qa(text: str, **kw) -> list[tuple[str, str]]:
+    out = synthesize([Memory(id="m", text=text, **kw)], USER)
+    return [(e.prompt, e.response) for e in out if e.kind in ("qa", "temporal")]
+
+
+def test_brands_and_drugs_are_asked_by_their_kind():
+    assert category("a blue 2015 Toyota Yaris") == "car" and category("Lena's sister") == ""
+    assert noun_head("a blue 2015 Toyota Yaris") == "car"
+    assert noun_head("penicillin") == "antibiotic"
+    assert noun_head("a tiny shop") == "shop"  # a common-noun head is kept
+    prompts = [q for q, _ in _qa("Bought a blue 2015 Toyota Yaris in 2021 and named it Pickle.")]
+    assert any("Lena's car" in q and ("called" in q or "name" in q) for q in prompts), prompts
+    prompts = [q for q, _ in _qa("Note: allergic to penicillin.")]
+    assert any(q.startswith(("Which antibiotic", "What antibiotic")) for q in prompts), prompts
+
+
+def test_a_later_role_supersedes_the_earlier_one():
+    mems = [Memory(id="a", text="Lena works as a baker at Crumb & Co.", time="2022-01-01T00:00:00Z"),
+            Memory(id="b", text="First day today as head baker at Flour Power (3 May 2024).",
+                   time="2024-05-03T00:00:00Z")]
+    out = synthesize(mems, USER)
+    role = [e for e in out if e.template.startswith("update/") and "head baker" in e.response
+            and e.response.startswith(("Now: head baker", "Head baker"))]
+    assert role, [(e.prompt, e.response) for e in out if e.template.startswith("update/")]
+    before = [e for e in out if e.template == "update/before" and e.response.startswith(("Before: a baker", "A baker"))]
+    assert before
+
+
+def test_a_time_range_gives_start_end_and_span_questions():
+    pairs = _qa("I'm on late shifts, 2pm to 10pm.")
+    asked = {q: a for q, a in pairs}
+    start = [q for q in asked if "start" in q or "begin" in q]
+    end = [q for q in asked if "end" in q or "finish" in q]
+    span = [q for q in asked if "hours" in q or "From when" in q]
+    assert start and end and span, list(asked)
+    assert all("2pm" in asked[q] for q in start) and all("10pm" in asked[q] for q in end)
+
+
+def test_what_the_user_was_doing_is_its_own_slot():
+    cl = analyse("Lena sprained her wrist skiing in Tignes", USER)
+    assert ("", "her wrist") in [(c.prep, c.text) for c in cl.chunks]
+    assert any(c.participle == "skiing" for c in cl.chunks)
+    prompts = [q for q, _ in _qa("Hurt my wrist playing netball on 3 March 2024.")]
+    assert any(q.startswith("What was") and "playing when" in q and "hurt" in q for q in prompts), prompts
+    # Nouns that end in -ing are not activities.
+    assert not any(c.participle for c in analyse("Lena painted the ceiling on Sunday", USER).chunks)
+
+
+def test_an_attended_event_is_asked_where_it_took_place():
+    prompts = [q for q, _ in _qa("On 4 June 2023 Lena attended her friend Asha's graduation in Leeds.")]
+    assert "Where did Asha's graduation take place?" in prompts, prompts
