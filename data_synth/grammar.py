@@ -31,7 +31,8 @@ IRREGULAR = {
     "win": ("won", "won"), "write": ("wrote", "written"), "begin": ("began", "begun"), "become": ("became", "become"),
     "hit": ("hit", "hit"), "quit": ("quit", "quit"), "let": ("let", "let"), "cost": ("cost", "cost"),
     "learn": ("learned", "learned"), "hang": ("hung", "hung"), "ring": ("rang", "rung"), "shoot": ("shot", "shot"),
-    "steal": ("stole", "stolen"), "hurt": ("hurt", "hurt"), "draw": ("drew", "drawn"), "dig": ("dug", "dug"), "bite": ("bit", "bitten"),
+    "hurt": ("hurt", "hurt"),
+    "steal": ("stole", "stolen"), "draw": ("drew", "drawn"), "dig": ("dug", "dug"), "bite": ("bit", "bitten"),
 }
 
 # Common regular verbs; with IRREGULAR they make the lexicon used to find the main verb of a clause.
