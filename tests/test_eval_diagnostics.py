@@ -1,0 +1,49 @@
+"""Eval diagnostics: questions found word for word in the training data, and replaying the abstention gate at
+other thresholds from answers.jsonl.
+
+Run: python -m pytest tests/test_eval_diagnostics.py
+"""
+
+from __future__ import annotations
+
+import datasets
+
+from data_synth.dataset import save_dataset
+from eval.run import training_overlap
+from memory_lora.records import Question
+
+
+def test_verbatim_questions_are_found_case_and_punctuation_aside(tmp_path):
+    rows = {"prompt": ["What is Lena's cat called?", "Where does Lena live?"], "response": ["Pixel.", "Oslo."]}
+    save_dataset(datasets.Dataset.from_dict(rows), tmp_path / "data")
+    questions = [Question("q1", "what is lena's cat called", ["Pixel"]),
+                 Question("q2", "What do they call Lena's cat?", ["Pixel"]),
+                 Question("q3", "Where does Lena live?", ["Oslo"])]
+    assert training_overlap(str(tmp_path), questions) == ["q1", "q3"]
+    assert training_overlap(None, questions) == []
+
+
+def test_gate_sweep_replays_the_gate_from_recorded_probabilities(tmp_path):
+    import json
+
+    from eval.gate_sweep import main, sweep
+
+    records = [
+        # answered right with little "I" mass; abstained-on only by a very eager gate
+        {"method": "parametric", "type": "single-hop", "reply": "Lena lives in Oslo.", "ungated_reply": None,
+         "answers": ["Oslo"], "abstain_p": 0.03},
+        # an invented answer the gate at 0.2 replaced; replaying with the gate off restores it
+        {"method": "parametric", "type": "abstention", "reply": "I don't know. You haven't told me that.",
+         "ungated_reply": "Lena's shoe size is 9.", "answers": ["unknown"], "abstain_p": 0.25},
+        {"method": "rag", "type": "single-hop", "reply": "Oslo", "answers": ["Oslo"]},
+    ]
+    result = sweep(records, thresholds=(0.01, 0.2, 1.0))
+    acc = {p["threshold"]: p["by_type"] for p in result["thresholds"]}
+    assert result["n"] == 2
+    assert acc[0.01] == {"abstention": 1.0, "single-hop": 0.0}
+    assert acc[0.2] == {"abstention": 1.0, "single-hop": 1.0}
+    assert acc[1.0] == {"abstention": 0.0, "single-hop": 1.0}
+    (tmp_path / "answers.jsonl").write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
+    assert main([str(tmp_path), "--thresholds", "0.2,1.0"]) == 0
+    assert (tmp_path / "gate_sweep.png").stat().st_size > 0
+    assert json.loads((tmp_path / "gate_sweep.json").read_text())["thresholds"][1]["accuracy"] == 0.5
