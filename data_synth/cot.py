@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from data_synth.grammar import PERSON_NOUNS, cap_first, norm
 from data_synth.paraphrase import in_situ
-from data_synth.questions import ClauseQuestions, _short
+from data_synth.qa import short_answer
+from data_synth.questions import ClauseQuestions
 from data_synth.schema import Example
 from data_synth.slots import Clause
 from data_synth.synonyms import SYNONYMS
@@ -127,7 +128,7 @@ def cot_examples(analysed: list[tuple[str, list[Clause]]], sentences: dict[str, 
                 form = _mentions(cl.text, alias.name)
                 if not form:
                     continue
-                for qa in ClauseQuestions(cl).all() + in_situ(cl, lambda c: _short(c, user)):
+                for qa in ClauseQuestions(cl).all() + in_situ(cl, lambda c: short_answer(c, user)):
                     if not qa.short or form not in qa.question or norm(form) in norm(qa.short):
                         continue
                     rel = forms[rng.randrange(len(forms))]  # "Ravi's mum" and "Ravi's mother" both lead to Lalitha

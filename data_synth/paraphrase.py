@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from data_synth.grammar import WEEKDAYS, norm, replace_outside_quotes
-from data_synth.questions import QA
+from data_synth.qa import QA
 from data_synth.slots import Chunk, Clause
 from data_synth.synonyms import SYNONYMS
 

@@ -7,9 +7,14 @@ with the wh-word chosen from the slot type and preposition. Used by data_synth.r
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
-from data_synth.grammar import VERB_OBJECT_NOUN, WEEKDAYS, is_base_verb, norm, past_tense, third_singular
+from data_synth.grammar import VERB_OBJECT_NOUN, WEEKDAYS, norm, past_tense
+from data_synth.identity import complement_questions, named_questions
+from data_synth.qa import QA
+from data_synth.qa import ing_base as _ing_base
+from data_synth.qa import last_word as _last
+from data_synth.qa import q_text as _q
+from data_synth.qa import short_answer as _short
 from data_synth.ranges import range_questions
 from data_synth.slots import DATE_RE, PLACE_WORDS, YEAR_RE, Chunk, Clause
 
@@ -20,55 +25,6 @@ POS_VERBS = {"like", "love", "enjoy", "prefer", "adore", "fancy"}
 POSITIONS = {"top", "bottom", "end", "start", "front", "back", "side", "beginning", "middle", "rest", "moment"}
 EVENT_VERBS = {"attend", "host", "hold", "organise", "organize", "celebrate", "throw"}  # the object is an event
 RACE_VERBS = {"run", "finish", "complete", "swim", "cycle", "ride", "walk", "row", "ski"}
-
-
-@dataclass
-class QA:
-    """One candidate question about one slot.
-
-    Attributes:
-        question: Third-person question naming the user.
-        short: Short answer, a span of the memory (what the question asks for).
-        group: Slot key; selection round-robins over groups so every slot gets asked.
-        wh: Wording key, so a group's first questions use different constructions.
-    """
-
-    question: str
-    short: str
-    group: str
-    wh: str
-
-
-def _q(*parts: str) -> str:
-    text = " ".join(p.strip() for p in parts if p and p.strip())
-    text = re.sub(r"\s+,", ",", text)
-    return text[:1].upper() + text[1:] + "?"
-
-
-def _last(head: str) -> str:
-    return head.split()[-1] if head else ""
-
-
-def _singular(word: str) -> str:
-    return word[:-1] if word.endswith("s") and not word.endswith("ss") and len(word) > 3 else word
-
-
-def _ing_base(word: str) -> str:
-    stem = word[:-3]
-    for cand in (stem, stem + "e", stem[:-1]):
-        if is_base_verb(cand):
-            return cand
-    return stem
-
-
-def _short(chunk: Chunk, user: str = "") -> str:
-    if user and chunk.text.startswith(user + "'s "):
-        return chunk.text[len(user) + 3:]
-    if chunk.kind == "purpose":
-        return "to " + chunk.text
-    if chunk.kind == "reason":
-        return "because " + chunk.text
-    return chunk.text
 
 
 class ClauseQuestions:
@@ -335,85 +291,10 @@ class ClauseQuestions:
                 self.add(q, short, group, key)
 
     def complement(self, c: Chunk, group: str):
-        cl, short = self.cl, _short(c)
-        if c.after_comma:
-            return  # an afterthought ("..., Thursdays only") is left to cloze and recitation
-        if c.kind == "thing" and not re.match(r"(?i)(a|an|the)\s", c.text) and cl.subj_kind == "user":
-            return  # adjective complement ("allergic"): the preposition phrase after it is the slot
-        head = _last(cl.head)
-        for subj in self.subjects:
-            if norm(short) in norm(subj):
-                continue
-            if c.kind == "date":
-                self.add(f"When is {subj}?", short, group, "when-is")
-                self.add(f"What date is {subj}?", short, group, "date-is")
-                self.add(f"On what day is {subj}?", short, group, "day-is")
-            elif c.kind == "person" or (cl.person and c.kind in ("name", "title")):
-                self.add(f"Who is {subj}?", short, group, "who-is")
-                self.add(f"What is the name of {subj}?", short, group, "name-of")
-                continue
-            elif cl.person and c.kind == "thing":
-                self.job(c, group)
-                continue
-            self.add(f"What is {subj}?", short, group, "what-is")
-            self.add(f"What's {subj}?", short, group, "whats")
-            self.add(f"Remind me, what is {subj}?", short, group, "remind")
-            self.add(f"Do you remember {subj}?", short, group, "remember")
-            if c.kind == "number" and head not in ("number", "code"):
-                self.add(f"Which number is {subj}?", short, group, "which-number")
-            favourite = "favourite" in cl.head or "favorite" in cl.head
-            if cl.subj_kind == "owned" and head and head not in ("number", "code") and not favourite:
-                self.add(f"What {head} does {cl.owner} have?", short, group, "what-have")
-                if c.kind == "thing" and re.match(r"(?i)an?\s", c.text):
-                    self.add(f"What kind of {head} does {cl.owner} have?", short, group, "kind-have")
-            if cl.subj_kind == "owned" and favourite:
-                self.add(f"Which {head} does {cl.owner} like best?", short, group, "like-best")
-                self.add(f"What {head} does {cl.owner} like the most?", short, group, "like-most")
-            break
-        colour = re.search(r"\b(?:[a-z]+-)?(?:red|green|blue|yellow|orange|purple|pink|black|white|grey|gray|brown|"
-                           r"teal|turquoise|navy|silver|gold|beige)\b(?:\s+(?:green|blue))?", c.text)
-        if colour and self.owned and not re.search(r"colou?r", self.owned):
-            self.add(f"What colour is {self.owned}?", colour.group(0), group + "/colour", "colour")
-            self.add(f"What color is {self.owned}?", colour.group(0), group + "/colour", "color")
+        complement_questions(self, c, group)
 
     def named(self, c: Chunk, group: str, prev: Chunk | None):
-        """Questions about a "called X" / "named X" slot."""
-        cl, short = self.cl, c.text
-        things = []
-        if cl.copula and self.owned and (prev is None or prev.prep == ""):
-            things.append(self.owned)
-        if prev is not None and not prev.head and prev.prep == "" and cl.subj_kind == "user" and cl.verb:
-            cat = VERB_OBJECT_NOUN.get(cl.verb.split()[0])
-            if cat and cat != "thing":
-                things.append(f"{cl.user}'s {cat}")
-        if prev is not None and prev.head:
-            head = _singular(_last(prev.head)) if prev.text == "one" else prev.head
-            if prev.prep == "" and cl.subj_kind == "user":
-                things.append(f"{cl.user}'s {head}")
-            elif prev.text != "one":
-                if prev.participle:
-                    ctx = f"that {self.subjects[0]} {cl.aux} {prev.participle}"
-                elif cl.verb and not cl.copula and cl.subj_kind == "user":
-                    verb = third_singular(cl.verb) if cl.aux == "does" else past_tense(cl.verb)
-                    obj = self.obj.text if self.obj is not None and self.obj is not prev else ""
-                    ctx = " ".join(x for x in ("that", self.subjects[0], verb, obj) if x)
-                else:
-                    ctx = ""
-                things.append(f"the {head}" + (f" {ctx} {prev.prep}" if ctx else ""))
-        if prev is not None and prev.text == "one" and self.obj is not None and self.obj.head:
-            things.append(f"the {_singular(_last(self.obj.head))} {cl.user} especially likes")
-        for thing in things:
-            self.add(f"What is the name of {thing}?", short, group, "name-of")
-            self.add(f"What is {thing} called?", short, group, "called")
-            if thing.startswith(cl.user + "'s "):
-                bare = "the " + thing[len(cl.user) + 3:]
-                self.add(f"What name did {cl.user} give {bare}?", short, group, "gave-name")
-                self.add(f"What does {cl.user} call {bare}?", short, group, "call")
-        if self.obj is not None and cl.subj_kind == "user" and prev is self.obj and cl.verb and self.obj.head:
-            verb = third_singular(cl.verb) if cl.aux == "does" else past_tense(cl.verb) if cl.aux == "did" else ""
-            if verb:
-                self.add(_q("What is the name of the", _last(self.obj.head), "that", cl.user, verb), short, group,
-                         "name-rel")
+        named_questions(self, c, group, prev)
 
     def condition(self, lead: Chunk):
         """Procedures ("When booking hotels, Maya always ..."): ask what the user wants in that situation; the

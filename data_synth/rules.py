@@ -20,7 +20,8 @@ from data_synth.cot import cot_examples
 from data_synth.grammar import cap_first, norm, replace_outside_quotes, verb_info
 from data_synth.normalise import split_clauses, third_person_sentences, to_second_person
 from data_synth.paraphrase import in_situ, lexical_variants
-from data_synth.questions import QA, ClauseQuestions, _short
+from data_synth.qa import QA, short_answer
+from data_synth.questions import ClauseQuestions
 from data_synth.schema import Example
 from data_synth.slots import Clause, analyse
 from data_synth.temporal import date_forms, dated_text
@@ -236,7 +237,7 @@ def _memory_examples(an: Analysis, user: str, config: SynthConfig, kinds: set[st
             slot_kind.update(_slot_kinds(cl))
             qs = ClauseQuestions(cl).all()
             if "paraphrase" in kinds:
-                qs += in_situ(cl, lambda c: _short(c, user))
+                qs += in_situ(cl, lambda c: short_answer(c, user))
                 qs += [v for qa in qs for v in lexical_variants(qa)]
             for qa in qs:
                 if slot_kind.get(qa.group.split("/")[0]) == "date" and "temporal" not in kinds:

@@ -87,7 +87,7 @@ def test_a_relation_with_a_name_is_asked_about_by_name_too():
 
 def test_idioms_keep_their_words_in_lexical_variants():
     from data_synth.paraphrase import lexical_variants
-    from data_synth.questions import QA
+    from data_synth.qa import QA
 
     qa = QA("What does Lena's sister do for a living?", "a baker", "g", "j")
     variants = [v.question for v in lexical_variants(qa)]
