@@ -37,7 +37,7 @@ IRREGULAR = {
 
 # Common regular verbs; with IRREGULAR they make the lexicon used to find the main verb of a clause.
 _REGULAR = """
-sprain twist injure fracture pull strain bruise
+sprain twist injure fracture pull strain bruise convert translate text message
 add adopt agree allow answer appear arrive ask attend avoid bake believe belong book borrow brew brush call
 camp carry celebrate change chat check clean climb coach code collect commute compete complete cook count crochet
 cycle dance decide deliver design develop donate dream dress drop earn edit email enjoy expire explain fix follow

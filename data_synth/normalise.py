@@ -96,6 +96,9 @@ def _add_subject(sentence: str, user: str, todo: bool) -> str:
     m = re.match(r"((?:When|While|Whenever|If|Before|After)\b[^,]{1,80},\s*)(.*)$", sentence)
     if m:
         lead, sentence = m.group(1), m.group(2)
+    # "Don't book anything for me on Thursdays" is an instruction like "never put anything before 9:30".
+    sentence = re.sub(r"^(?:[Dd]on't|[Dd]o not)\s+(?=([a-z]+)\b)",
+                      lambda m: "never " if is_base_verb(m.group(1)) else m.group(0), sentence)
     words = sentence.split()
     if not words:
         return lead + sentence
@@ -172,6 +175,10 @@ def _headline_split(sentences: list[str]) -> list[str]:
         has_verb = any(verb_info(w) and w not in OWNED_NOUNS for w in head_words)
         if has_verb and tail_first[:1].isdigit():
             out.append(f"{head}, {tail}")  # "Switched to nights in May: 10pm to 6am" - the tail details the head
+        elif (not has_verb and len(head_words) <= 2 and head_words[-1].endswith("s") and is_base_verb(tail_first)
+              and re.search(r"\b(?:them|it)\b", tail)):
+            # "Reminders: send them the evening before" -> "send reminders the evening before"
+            out.append(re.sub(r"\b(?:them|it)\b", head[:1].lower() + head[1:], tail, count=1))
         elif has_verb or tail_first in PRONOUNS or verb_info(tail_first):
             out += [head, tail]
         else:
@@ -190,6 +197,18 @@ def _asides(sentences: list[str]) -> list[str]:
     return out
 
 
+def _instruction_tails(sentence: str) -> str:
+    """Tails of instructions the slot parser reads as parts of speech it knows.
+
+    "the evening before" is a time ("on the evening before"), ", not on the day" a contrast ("rather than on the
+    day") and ", that is quiz night" the reason ("because that is quiz night").
+    """
+    sentence = re.sub(r"(?<!\bon )\bthe (evening|night|day|morning|afternoon|week) before\b", r"on the \1 before",
+                      sentence)
+    sentence = re.sub(r",\s+not\s+(?=(?:on|in|at|by|before|after)\b)", " rather than ", sentence)
+    return re.sub(r",\s+that is\s+(?=\w)", ", because that is ", sentence)
+
+
 def third_person_sentences(text: str, user: str) -> list[str]:
     """The memory as a list of clean third-person sentences about `user`, each ending in punctuation."""
     text, todo = strip_prefixes(strip_symbols(text))
@@ -201,6 +220,7 @@ def third_person_sentences(text: str, user: str) -> list[str]:
         if not re.search(r"\w", sentence):
             continue
         sentence = _add_subject(first_to_third(sentence, user), user, todo)
+        sentence = _instruction_tails(sentence)
         out.append(cap_first(sentence) + ".")
     return out
 

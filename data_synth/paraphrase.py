@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import re
 
-from data_synth.grammar import WEEKDAYS, norm, replace_outside_quotes
+from data_synth.grammar import WEEKDAYS, is_base_verb, norm, replace_outside_quotes
 from data_synth.qa import QA
 from data_synth.slots import Chunk, Clause
 from data_synth.synonyms import SYNONYMS
 
 PLACE_PREPS = {"in", "at", "to", "near", "into", "based in", "based at", "from", "on"}
 MAX_LEXICAL_PER_QUESTION = 3
+# Words after which a word is a verb: a noun synonym must not replace it ("never book" -> "never novel").
+VERB_MARKERS = "do|does|did|never|always|to|not|I|you|we|they"
 # Phrases that only qualify another slot ("away from the lift", "rather than tea"): not asked about.
 SKIP_PREPS = {"subject", "away from", "rather than", "of", "instead of"}
 
@@ -100,7 +102,10 @@ def lexical_variants(qa: QA, limit: int = MAX_LEXICAL_PER_QUESTION) -> list[QA]:
         pat = rf"\b{re.escape(word)}\b"
         if not re.search(pat, qa.question) or any(word in p.split() for p in fixed):
             continue
+        as_verb = is_base_verb(word) and re.search(rf"\b(?:{VERB_MARKERS})\s+{re.escape(word)}\b", qa.question, re.I)
         for sub in subs:
+            if as_verb and not is_base_verb(sub.split()[0]):
+                continue  # "never book anything" is not "never novel anything"
             q = replace_outside_quotes(qa.question, pat, lambda _m, s=sub: s)
             if q != qa.question and (not qa.short or norm(qa.short) not in norm(q)):
                 out.append(QA(q, qa.short, qa.group, qa.wh + "/syn"))

@@ -86,10 +86,14 @@ class ClauseQuestions:
     def date(self, c: Chunk, group: str):
         prep = c.prep if c.prep in ("on", "in", "since", "until", "by") else "in"
         self._both("When", c, c.text, group)
-        day = re.fullmatch(rf"(?:an?\s+)?({'|'.join(WEEKDAYS)})\.?", c.text.strip())
-        if day:  # a weekday is not a date: "On which day ...?", never "In which month ...?"
+        day = re.fullmatch(rf"(?:an?\s+)?({'|'.join(WEEKDAYS)})(s?)(?:\s+(morning|afternoon|evening|night)s?)?\.?",
+                           c.text.strip())
+        if day and (day.group(2) or day.group(3) or c.text.strip() == day.group(0)):
+            # a weekday is not a date: "On which day ...?", never "In which month ...?"
             self._both("On which day", c, day.group(1), group)
             self._both("What day of the week", c, day.group(1), group, strand="on")
+            if day.group(3):  # "Thursday evenings"
+                self._both(f"On which {day.group(3)}", c, day.group(1), group)
             return
         if re.search(r"\d{1,2}(?:st|nd|rd|th)?\s+[A-Z]|[A-Z][a-z]+\.?\s+\d{1,2}\b(?!\d)", c.text):
             self._both("On what date", c, c.text, group)

@@ -64,3 +64,21 @@ def test_what_the_user_was_doing_is_its_own_slot():
 def test_an_attended_event_is_asked_where_it_took_place():
     prompts = [q for q, _ in _qa("On 4 June 2023 Lena attended her friend Asha's graduation in Leeds.")]
     assert "Where did Asha's graduation take place?" in prompts, prompts
+
+
+def test_negative_instructions_and_labelled_instructions_read_as_the_users_habits():
+    from data_synth.normalise import third_person_sentences
+
+    assert third_person_sentences("Don't call me before 9am on Sundays, that's my lie-in.", USER) == [
+        "Lena never calls Lena before 9am on Sundays, because that is Lena's lie-in."]
+    assert third_person_sentences("Invoices: send them the day before at noon, not on the day.", USER) == [
+        "Lena sends Lena's invoices on the day before at noon rather than on the day."]
+
+
+def test_a_weekday_with_a_part_of_day_is_a_day_and_verbs_keep_verb_synonyms():
+    pairs = _qa("Never schedule anything for me on Friday mornings.")
+    asked = {q: a for q, a in pairs}
+    assert any(q.startswith("On which morning") and asked[q] == "Friday." for q in asked), list(asked)
+    assert not any("month" in q for q in asked)
+    prompts = [q for q, _ in _qa("Don't book anything for me on Tuesday nights.")]
+    assert prompts and not any("novel" in q for q in prompts)
