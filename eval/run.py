@@ -48,6 +48,9 @@ class EvalConfig:
     run: RunConfig = field(default_factory=RunConfig)  # model / lora / train / synth / answer settings
     user: str | None = None  # user id; None = the memories' own `user` field when they share one, else "user"
     home: str | None = None  # store to use; None = a fresh temporary home, removed afterwards
+    # With `home`: answer with the adapter already in the store when it was trained on this exact dataset and config
+    # (pipeline.trained_adapter), instead of training again; e.g. to add questions to an evaluated user.
+    reuse_adapter: bool = False
 
     def __post_init__(self):
         unknown = [m for m in self.methods if m not in METHODS]
@@ -57,6 +60,8 @@ class EvalConfig:
             self.general = str(bundled_general_probe())
         if self.user is not None:
             validate_user(self.user)
+        if self.reuse_adapter and not self.home:
+            raise ValueError("reuse_adapter needs a store to reuse (--keep-store DIR)")
 
 
 def _user_for(memories, explicit: str | None) -> str:
@@ -160,7 +165,10 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> dict:
         pipeline.ingest(home, user, [cfg.memories])
         need_adapter = bool(general) or any(m in ADAPTER_METHODS for m in cfg.methods)
         if need_adapter:
-            trained = pipeline.train(home, user, cfg.run, progress=progress)
+            reused = pipeline.trained_adapter(home, user, cfg.run) if cfg.reuse_adapter else None
+            if cfg.reuse_adapter and reused is None:
+                log.warning("no adapter in %s matches this dataset and config; training one", home)
+            trained = reused or pipeline.train(home, user, cfg.run, progress=progress)
         else:
             trained = {"train": {**_NO_TRAIN, "memories": len(memories)},
                        "synth": {"seconds": 0.0, "examples": 0, "by_kind": {}}}

@@ -112,7 +112,8 @@ def cmd_eval(args) -> None:
 
     general = None if args.general in ("none", "") else args.general
     cfg = EvalConfig(memories=args.memories, questions=args.questions, out=args.out, methods=_methods(args.methods),
-                     general=general, kl=not args.no_kl, run=_run_config(args), user=args.user, home=args.keep_store)
+                     general=general, kl=not args.no_kl, run=_run_config(args), user=args.user, home=args.keep_store,
+                     reuse_adapter=args.reuse_adapter)
     if args.counts:
         from eval.scaling import ScalingConfig, run_scaling
 
@@ -237,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-kl", action="store_true", help="skip KL(base || adapter) on the generic prompts")
     p.add_argument("--user", help="user id for the temporary store (default: the memories' user)")
     p.add_argument("--keep-store", metavar="DIR", help="keep the store (dataset, adapter) in DIR, not a temporary one")
+    p.add_argument("--reuse-adapter", action="store_true", help="with --keep-store: answer with the adapter already "
+                   "there when it was trained on this dataset and config, instead of training again")
     p.add_argument("--counts", help="scaling: comma-separated memory counts, one eval each (e.g. 10,20,40,160)")
     p.add_argument("--compare", nargs=2, metavar=("DIR1", "DIR2"), help="print the difference of two reports")
     p.add_argument("--scaling-from", nargs="+", metavar="DIR", help="scaling figures from the reports below DIRs")

@@ -133,6 +133,28 @@ def train(home: str | Path, user: str, config: RunConfig, progress: bool = True)
     return {"version": version, "path": str(path), "train": metrics, "synth": synth_stats}
 
 
+def trained_adapter(home: str | Path, user: str, config: RunConfig) -> dict | None:
+    """The user's latest adapter when it was trained on exactly today's dataset and settings, else None.
+
+    Lets `eval --keep-store DIR --reuse-adapter` answer new questions with an adapter trained earlier, without
+    training again; anything that would change the weights (memories, synthesized data, model, LoRA, training
+    settings) must match the manifest. Returns what `train` returns.
+    """
+    with Store(home) as store:
+        latest = store.latest_adapter(user)
+    if latest is None:
+        return None
+    manifest = latest["manifest"]
+    synth_stats = synth(home, user, config)
+    wanted = json.loads(json.dumps(config.to_dict()))  # as the manifest stores it (tuples become lists)
+    same = manifest.get("dataset_sha256") == synth_stats["dataset_sha256"] and all(
+        manifest.get("config", {}).get(k) == wanted[k] for k in ("model", "lora", "train", "synth"))
+    if not same:
+        return None
+    metrics = {**manifest["metrics"], "adapter_bytes": manifest.get("adapter_bytes"), "reused": True}
+    return {"version": latest["version"], "path": str(latest["path"]), "train": metrics, "synth": synth_stats}
+
+
 def answerer(home: str | Path, user: str, config: RunConfig, need_adapter: bool = True) -> Answerer:
     """An Answerer for the user: base model plus their latest adapter (verified) when one exists."""
     memories = user_memories(home, user)

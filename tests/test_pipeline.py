@@ -4,6 +4,7 @@ memories change) -> train -> answer with every method -> release, and a full eva
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 
@@ -17,6 +18,7 @@ from memory_lora import pipeline
 from memory_lora.base_model import load_base
 from memory_lora.config import METHODS
 from memory_lora.generation import Reply
+from memory_lora.store import Store
 
 QUESTIONS = [q["question"] for q in TINY_QUESTIONS]
 
@@ -162,3 +164,31 @@ def test_run_eval_writes_a_valid_reproducible_report(tmp_path, tiny_files, tiny_
     lines_again = (tmp_path / "r2" / "answers.jsonl").read_text(encoding="utf-8").splitlines()
     replies_again = [json.loads(line)["reply"] for line in lines_again]
     assert replies_again == [r["reply"] for r in records]  # same seed: the very same answers
+
+
+def test_eval_reuses_a_kept_adapter_only_when_data_and_config_match(tmp_path, tiny_files, tiny_run_config):
+    memories_file, questions_file = tiny_files
+    store = tmp_path / "store"
+
+    def run(out, config, reuse):
+        cfg = EvalConfig(memories=str(memories_file), questions=str(questions_file), out=str(tmp_path / out),
+                         methods=["parametric"], general=None, kl=False, run=config, home=str(store),
+                         reuse_adapter=reuse)
+        return run_eval(cfg, progress=False)
+
+    first = run("a", tiny_run_config, reuse=True)  # nothing to reuse yet: trains v1
+    again = run("b", tiny_run_config, reuse=True)
+    assert again["train"].get("reused") and again["train"]["seconds"] == first["train"]["seconds"]
+    def replies(out):
+        return [json.loads(line)["reply"] for line in (tmp_path / out / "answers.jsonl").read_text().splitlines()]
+
+    assert replies("b") == replies("a")
+    with Store(store) as s:
+        assert s.latest_adapter(TINY_USER)["version"] == 1
+    other = copy.deepcopy(tiny_run_config)
+    other.train.epochs += 1  # different weights would come out: train again
+    run("c", other, reuse=True)
+    with Store(store) as s:
+        assert s.latest_adapter(TINY_USER)["version"] == 2
+    with pytest.raises(ValueError, match="keep-store"):
+        EvalConfig(memories="m", questions="q", out="o", reuse_adapter=True)
