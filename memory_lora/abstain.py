@@ -1,7 +1,9 @@
 """The abstention gate: a reply becomes "I don't know" when the adapter gives that opening enough probability.
 
-An adapter trained on a few "I don't know" examples seldom makes "I" its top first token on a question it was
-never asked, but it gives that token clear probability when no memory answers. `ask` and `eval` (memory_lora.answer)
+The idea: an adapter trained on a few "I don't know" examples seldom makes "I" its top first token on a question
+it was never asked, but may give it some probability when no memory answers. On the two example users that
+probability did not separate answerable from unanswerable questions (docs/results/README.md section 11), so the
+gate is off unless a threshold is set. `ask` and `eval` (memory_lora.answer)
 replace a finished greedy reply, so eval can also record what the gate replaced; the server cannot replace text it
 has already streamed, so there AbstainGate forces the reply token by token from the first step. Both take the same
 decision on the same number: the first step's probability of ABSTAIN_REPLY's first token. Not run directly.

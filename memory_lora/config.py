@@ -183,9 +183,9 @@ class AnswerConfig:
     # Cap on prompt tokens for long-context; None = the model's context length minus max_new_tokens.
     long_context_max_tokens: int | None = None
     # Abstention gate for parametric/hybrid: when the adapter gives the first token of "I don't know" at least this
-    # probability, reply "I don't know" even if another token wins greedy decoding. An adapter trained on a few
-    # "don't know" examples rarely makes that token the argmax on an unseen question, yet gives it clear mass when
-    # no memory answers. None = plain greedy decoding.
+    # probability, reply "I don't know" even if another token wins greedy decoding. None = plain greedy decoding.
+    # Measured on the two example users it cost more recall than it bought abstention at every threshold
+    # (docs/results/README.md section 11); sweep it with `python -m eval.gate_sweep` before turning it on.
     abstain_threshold: float | None = None
 
     def __post_init__(self):
