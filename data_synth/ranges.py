@@ -8,13 +8,10 @@ a shift, a class or opening hours are never asked as such. Used by data_synth.qu
 
 from __future__ import annotations
 
+from data_synth.qa import singular
 from data_synth.slots import Clause
 
 RANGE_PREPS = ("to", "until", "till")
-
-
-def _singular(noun: str) -> str:
-    return noun[:-1] if noun.endswith("s") and not noun.endswith("ss") else noun
 
 
 def range_questions(cl: Clause) -> list[tuple[str, str, str, str]]:
@@ -30,7 +27,7 @@ def range_questions(cl: Clause) -> list[tuple[str, str, str, str]]:
         if thing is None:
             continue
         plural = f"{cl.user}'s {thing.head}"
-        single = f"{cl.user}'s {_singular(thing.head)}"
+        single = f"{cl.user}'s {singular(thing.head)}"
         do = "do" if plural != single else "does"
         span = f"{a.text} to {b.text}"
         key = f"range{i}:"
