@@ -20,6 +20,7 @@ PLACE_PREPS = {"in", "at", "to", "near", "into", "based in", "based at", "from",
 MAX_LEXICAL_PER_QUESTION = 3
 # Words after which a word is a verb: a noun synonym must not replace it ("never book" -> "never novel").
 VERB_MARKERS = "do|does|did|never|always|to|not|I|you|we|they"
+MODAL_STARTS = {"can't", "cannot", "won't", "doesn't", "don't", "can", "will", "would"}  # clash with do-support
 # Phrases that only qualify another slot ("away from the lift", "rather than tea"): not asked about.
 SKIP_PREPS = {"subject", "away from", "rather than", "of", "instead of"}
 
@@ -106,6 +107,9 @@ def lexical_variants(qa: QA, limit: int = MAX_LEXICAL_PER_QUESTION) -> list[QA]:
         for sub in subs:
             if as_verb and not is_base_verb(sub.split()[0]):
                 continue  # "never book anything" is not "never novel anything"
+            do_support = re.search(rf"\b(?:do|does|did)\b.*\b{re.escape(word)}\b", qa.question)
+            if sub.split()[0] in MODAL_STARTS and do_support:
+                continue  # "What does Lena hate?" never becomes "What does Lena can't stand?"
             q = replace_outside_quotes(qa.question, pat, lambda _m, s=sub: s)
             if q != qa.question and (not qa.short or norm(qa.short) not in norm(q)):
                 out.append(QA(q, qa.short, qa.group, qa.wh + "/syn"))

@@ -82,3 +82,12 @@ def test_a_weekday_with_a_part_of_day_is_a_day_and_verbs_keep_verb_synonyms():
     assert not any("month" in q for q in asked)
     prompts = [q for q, _ in _qa("Don't book anything for me on Tuesday nights.")]
     assert prompts and not any("novel" in q for q in prompts)
+
+
+def test_a_modal_synonym_never_follows_do_support():
+    from data_synth.paraphrase import lexical_variants
+    from data_synth.qa import QA
+
+    variants = [v.question for v in lexical_variants(QA("What does Lena hate?", "coriander", "g", "sent1"))]
+    assert variants and not any("does Lena can't" in q for q in variants), variants
+    assert any("dislike" in q for q in variants)
