@@ -104,11 +104,11 @@ def lexical_variants(qa: QA, limit: int = MAX_LEXICAL_PER_QUESTION) -> list[QA]:
         if not re.search(pat, qa.question) or any(word in p.split() for p in fixed):
             continue
         as_verb = is_base_verb(word) and re.search(rf"\b(?:{VERB_MARKERS})\s+{re.escape(word)}\b", qa.question, re.I)
+        do_support = re.search(rf"\b(?:do|does|did)\b.*\b{re.escape(word)}\b", qa.question)
         for sub in subs:
             if as_verb and not is_base_verb(sub.split()[0]):
                 continue  # "never book anything" is not "never novel anything"
-            do_support = re.search(rf"\b(?:do|does|did)\b.*\b{re.escape(word)}\b", qa.question)
-            if sub.split()[0] in MODAL_STARTS and do_support:
+            if do_support and sub.split()[0] in MODAL_STARTS:
                 continue  # "What does Lena hate?" never becomes "What does Lena can't stand?"
             q = replace_outside_quotes(qa.question, pat, lambda _m, s=sub: s)
             if q != qa.question and (not qa.short or norm(qa.short) not in norm(q)):

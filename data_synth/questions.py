@@ -88,8 +88,7 @@ class ClauseQuestions:
         self._both("When", c, c.text, group)
         day = re.fullmatch(rf"(?:an?\s+)?({'|'.join(WEEKDAYS)})(s?)(?:\s+(morning|afternoon|evening|night)s?)?\.?",
                            c.text.strip())
-        if day and (day.group(2) or day.group(3) or c.text.strip() == day.group(0)):
-            # a weekday is not a date: "On which day ...?", never "In which month ...?"
+        if day:  # a weekday is not a date: "On which day ...?", never "In which month ...?"
             self._both("On which day", c, day.group(1), group)
             self._both("What day of the week", c, day.group(1), group, strand="on")
             if day.group(3):  # "Thursday evenings"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import platform
-import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -91,12 +90,8 @@ def answer_questions(ans, questions: list[Question], methods: list[str], progres
     return records
 
 
-def _plain(text: str) -> str:
-    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
-
-
 def training_overlap(dataset_dir: str | None, questions: list[Question]) -> list[str]:
-    """Ids of evaluation questions that appear verbatim (case and punctuation aside) among the training prompts.
+    """Ids of evaluation questions that appear verbatim (case, accents and punctuation aside) among training prompts.
 
     Synthesis never sees the questions, but generic templates ("What is X's cat called?") can still produce one
     word for word; the report lists them so a reader can discount them.
@@ -104,9 +99,10 @@ def training_overlap(dataset_dir: str | None, questions: list[Question]) -> list
     if not dataset_dir:
         return []
     from data_synth.dataset import load_dataset_dir
+    from data_synth.grammar import norm
 
-    prompts = {_plain(p) for p in load_dataset_dir(Path(dataset_dir) / "data")["prompt"]}
-    return [q.id for q in questions if _plain(q.question) in prompts]
+    prompts = {norm(p) for p in load_dataset_dir(Path(dataset_dir) / "data")["prompt"]}
+    return [q.id for q in questions if norm(q.question) in prompts]
 
 
 def general_probe(ans, questions: list[Question], progress: bool = True) -> dict:
