@@ -1,12 +1,15 @@
 """Abstention examples: questions about the user that no memory answers, trained to an "I don't know" reply.
 
-Without them an adapter answers every question about the user with some memorised fact. Three sources, mixed:
+Without them an adapter answers every question about the user with some memorised fact. Four sources, mixed:
 
 - user topics: generic personal attributes ("What is Maya's blood type?");
 - missing relations: family members, pets and people the memories never mention ("What is the name of Maya's
   brother?" when only a sister is mentioned), the near misses an adapter is most tempted to answer;
 - known people, unknown facts: attributes of a person the memories name that none of the memories about that
-  person states ("How old is Teodor?", "Who is Åsa married to?"), asked by name and by relation.
+  person states ("How old is Teodor?", "Who is Åsa married to?"), asked by name and by relation;
+- known things, unknown details: a detail of a kind of thing the memories mention that none of the memories
+  mentioning it states ("Which street is the bakery on?" when a bakery is mentioned without a street), so that
+  knowing about a thing is not taken for knowing everything about it.
 
 A question is used only when none of its keywords occurs in the memories it is about (all memories for the user,
 the memories naming the person for a person), so the adapter is never taught to deny something it was told; the
@@ -124,6 +127,52 @@ PERSON_TOPICS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Where was {e} born?", ("born", "grew up", "from")),
     ("What is {e}'s favourite hobby?", ("hobby", "favourite", "favorite", "enjoy", "love")),
 )
+MONEY = "$money"  # a keyword that matches any amount of money
+COLOURS = ("red", "blue", "green", "black", "white", "grey", "gray", "silver", "yellow", "orange", "purple", "pink",
+           "brown", "gold", "colour", "color")
+# keywords match word prefixes, so no short forms: "st" would match "station", "drive" "driving"
+STREETS = ("street", "road", "lane", "avenue", "terrace", "gate", "square", "boulevard", "crescent", "quay", "gata")
+# (trigger words: a memory mentioning one is about such a thing, questions with {t} = "the <word>" or "{u}'s <word>",
+#  each with the keywords that rule it out when any memory mentioning the trigger has one). Generic details of
+# common kinds of things, written for this file.
+DETAILS: tuple[tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]], ...] = (
+    (("shop", "cafe", "café", "restaurant", "pub", "bakery", "salon", "studio", "gym", "clinic", "surgery",
+      "library", "bar", "garage", "pharmacy"),
+     (("Which street is {t} on?", STREETS), ("What time does {t} open?", ("open", "hours", "am", "pm")),
+      ("What is the phone number of {t}?", ("phone", "number", "call")),
+      ("Who owns {t}?", ("owner", "owns", "run", "runs", "family")))),
+    (("test", "exam", "interview", "audition", "assessment"),
+     (("What score did {u} get on {t}?", ("score", "points", "mark", "percent", "grade", "%")),
+      ("Who was the examiner at {t}?", ("examiner", "instructor", "assessor", "interviewer")),
+      ("How long did {t} take?", ("hour", "minute", "min", "long")))),
+    (("thesis", "dissertation", "paper", "article", "talk", "poster", "novel", "essay"),
+     (("What is the title of {t}?", ("title", "titled", "called", "named", "'", "\"")),
+      ("How many pages does {t} have?", ("page",)), ("Who published {t}?", ("publish", "journal", "press")))),
+    (("phone", "laptop", "camera", "tablet", "bike", "bicycle", "car", "scooter", "van", "kettle"),
+     (("What colour is {t}?", COLOURS), ("How much did {u} pay for {t}?", (MONEY, "paid", "cost", "price", "free")),
+      ("Where did {u} buy {t}?", ("bought", "buy", "from", "shop", "store", "gift", "given")))),
+    (("flew", "flight", "fly", "flying", "landed", "airport"),
+     (("Which airline did {u} fly with?", ("airline", "airways", "air", "flight number")),
+      ("What seat did {u} have on the flight?", ("seat", "window", "aisle")),
+      ("How long was {u}'s flight?", ("hour", "long", "layover")))),
+    (("rent", "rents", "landlord", "landlady"),
+     (("How much rent does {u} pay?", (MONEY, "rent free")),
+      ("When does {u}'s lease end?", ("lease", "contract", "until")))),
+    (("flat", "apartment", "house"),
+     (("How many bedrooms does {t} have?", ("bedroom", "studio")),
+      ("How big is {t}?", ("square", "m2", "sqm", "big")))),
+    (("wedding", "party", "funeral", "reunion"),
+     (("How many guests were at {t}?", ("guest", "people", "attend")),
+      ("Who organised {t}?", ("organis", "organiz", "host", "ran", "threw")))),
+    (("concert", "conference", "race", "festival", "match", "quiz", "gig"),
+     (("How many people were at {t}?", ("guest", "people", "crowd", "attend")),
+      ("How much did the tickets for {t} cost?", (MONEY, "ticket", "free", "entry")))),
+    (("club", "team", "band", "choir", "society", "league"),
+     (("How many members does {t} have?", ("member", "people")), ("When was {t} founded?", ("found", "since")),
+      ("Who captains {t}?", ("captain", "leader", "lead", "run")))),
+)
+MONEY_RE = re.compile(r"[£$€¥]\s?\d|\b\d[\d,.]*\s?(?:kr|nok|sek|dkk|usd|eur|gbp|nzd|dollars?|pounds?|euros?|"
+                      r"kroner|krona|rupees?)\b", re.I)
 # Attributes that fit any named being or thing (a pet, a car with a name): only age and birthday.
 ANY_TOPICS = PERSON_TOPICS[:2]
 WORDINGS = ("{q}", "{q_user}", "Quick question: {q}", "{q_first}")
@@ -154,9 +203,22 @@ def _first_person(question: str, user: str) -> str:
             .replace(f"is {user}", "am I").replace(f"was {user}", "was I").replace(user, "I"))
 
 
-def _absent(keys: tuple[str, ...], corpus: str) -> bool:
-    """True when no keyword starts a word of `corpus` (a normalised text padded with spaces)."""
-    return not any(f" {norm(k)}" in corpus for k in keys)
+def _absent(keys: tuple[str, ...], corpus: str, raw: str = "") -> bool:
+    """True when no keyword starts a word of `corpus` (a normalised text padded with spaces).
+
+    MONEY matches any amount in `raw` (the texts as written, since normalising drops currency signs); a keyword
+    that normalises to nothing (a quote mark, "%") is looked for in `raw` as written.
+    """
+    for k in keys:
+        if k == MONEY:
+            if MONEY_RE.search(raw):
+                return False
+        elif not norm(k):
+            if k in raw:
+                return False
+        elif f" {norm(k)}" in corpus:
+            return False
+    return True
 
 
 def _corpus(texts) -> str:
@@ -173,6 +235,32 @@ def _relation_questions(corpus: str) -> list[str]:
         if _absent(keys, corpus):
             out += [q.replace("{r}", rel) for q in RELATION_QUESTIONS[kind]]
     return out
+
+
+def _detail_questions(memory_texts: list[str], user: str) -> list[str]:
+    """Unstated details of the kinds of things the memories mention (see DETAILS), one per (trigger, detail)."""
+    out = []
+    for triggers, details in DETAILS:
+        for word in triggers:
+            # lower case only: "Copper Kettle" names a pub, not a kettle
+            pattern = re.compile(rf"(?<!\w){re.escape(word)}(?!\w)")
+            texts = [t for t in memory_texts if pattern.search(t)]
+            if not texts:
+                continue
+            # The thing may be named and described in another memory ("the pub quiz with The Quizzly Bears" and
+            # "The Quizzly Bears play at the Copper Kettle on Victoria Street"): memories sharing a capitalised word
+            # count too, so a detail is never denied that one hop away states.
+            names = {w for t in texts for w in re.findall(r"(?<=\w )[A-ZÀ-Þ][\w'-]{2,}", t)} - {user}
+            texts += [t for t in memory_texts if t not in texts and any(re.search(rf"\b{re.escape(n)}\b", t)
+                                                                        for n in names)]
+            owned = re.search(rf"\b(?:my|{re.escape(user)}'s)\s+{re.escape(word)}\b", " ".join(texts), re.I)
+            thing = f"{{u}}'s {word}" if owned else f"the {word}"
+            corpus, raw = _corpus(texts), " ".join(texts)
+            # a named place ("the Sjøgata clinic") may carry its street in its name: never deny the street
+            named = re.search(rf"\b[A-ZÀ-Þ][\w'-]*\s+{re.escape(word)}\b", raw)
+            out += [q.replace("{t}", thing) for q, keys in details
+                    if _absent(keys, corpus, raw) and not (named and keys is STREETS)]
+    return list(dict.fromkeys(out))
 
 
 def _entity_questions(entities: list[Entity], rng: random.Random) -> list[str]:
@@ -200,11 +288,12 @@ def abstention_examples(memory_texts: list[str], user: str, n: int, seed: int,
 
     Returns:
         Examples of kind "abstention" with no memory ids (they are about the absence of a memory), drawn in turn
-        from the three sources so that no source crowds out the others.
+        from the four sources so that no source crowds out the others.
     """
     rng = random.Random(seed)
     corpus = _corpus(memory_texts)
-    sources = [_user_questions(corpus), _relation_questions(corpus), _entity_questions(entities or [], rng)]
+    sources = [_user_questions(corpus), _relation_questions(corpus), _entity_questions(entities or [], rng),
+               _detail_questions(memory_texts, user)]
     for s in sources:
         rng.shuffle(s)
     mixed = [s[i] for i in range(max(map(len, sources), default=0)) for s in sources if i < len(s)]

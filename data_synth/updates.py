@@ -86,6 +86,11 @@ def _slots(clauses: list[Clause], states_only: bool = False) -> list[tuple[str, 
     return out
 
 
+def _unit(quantity: str) -> str:
+    """The unit of a measured quantity ("5.2 kg" -> "kg"), "" when it has none."""
+    return norm(re.sub(r"^[\d.,\s]+", "", quantity))
+
+
 def _same_slot(old_prep: str, new_prep: str) -> bool:
     return old_prep == new_prep or (old_prep in WHERE_PREPS and new_prep in WHERE_PREPS)
 
@@ -100,7 +105,10 @@ def find_updates(memories: list[tuple[str, str, str | None, list[Clause]]], user
         for ib in order[a_pos + 1:]:
             b_id, b_text, _, b_clauses = memories[ib]
             shared = a_top & _topics(b_text, user)
-            if not shared or not CUES.search(b_text):
+            # Without a cue only a new measurement of the same thing in the same unit is an update ("Pixel weighs
+            # 5.2 kg" then "Weighed Pixel this morning: 4.4 kg"): a measurement states the value at its time.
+            cue = bool(CUES.search(b_text))
+            if not shared:
                 continue
             b_norm = norm(b_text)
             b_slots = _slots(b_clauses)
@@ -109,8 +117,14 @@ def find_updates(memories: list[tuple[str, str, str | None, list[Clause]]], user
                 # The i-th place (number, name...) of the old memory is replaced by the i-th of the new one with a
                 # matching preposition ("on Belgrave Gate" by "on Anglesea Street", not by "at Summit Bloc"), and
                 # only for the same subject: "my mum lives in X" is not updated by "I moved to Y".
-                news = [t for _, t, k, s, p in b_slots
-                        if k == kind and s == subj and _same_slot(prep, p) and norm(t) not in norm(a_text)]
+                if cue:
+                    news = [t for _, t, k, s, p in b_slots
+                            if k == kind and s == subj and _same_slot(prep, p) and norm(t) not in norm(a_text)]
+                else:
+                    # a measurement names its subject anywhere ("weighed Pixel"), so the subject need only occur
+                    news = [t for _, t, k, _, _ in b_slots
+                            if k == kind == "quantity" and _unit(t) and _unit(t) == _unit(text)
+                            and f" {subj} " in f" {b_norm} " and norm(t) not in norm(a_text)]
                 i = seen.get((kind, prep), 0)
                 seen[(kind, prep)] = i + 1
                 if i < len(news) and norm(text) not in b_norm:

@@ -134,8 +134,8 @@ class SynthConfig:
     # the adapter invented values); "mixed" = about half short ("Tromsø."), half sentence; "short" = always short.
     answer_style: str = "sentence"
     # "I don't know" examples per memory (topics, relations and facts about named people the memories lack),
-    # e.g. 2.0 -> 80 for 40 memories.
-    abstention_per_memory: float = 2.0
+    # e.g. 3.0 -> 120 for 40 memories.
+    abstention_per_memory: float = 3.0
     # Most chain-of-thought two-hop examples per pair of memories sharing an entity.
     cot_per_pair: int = 6
     # Teacher model: hf folder / hub id, or the openai model name (else $MEMORY_LORA_TEACHER_MODEL).

@@ -1,13 +1,16 @@
-"""Synthesizer rules for kinds of things, roles, time ranges, what the user was doing, and where events were.
+"""Synthesizer rules for kinds of things, roles, time ranges, what the user was doing, where events were, new
+measurements that supersede old ones, and "I don't know" for unstated details of mentioned things.
 
 Run: `pytest tests/test_synth_slots_extra.py -q`. Uses invented memories only, never the held-out question files.
 """
 
 from __future__ import annotations
 
+from data_synth.abstention import abstention_examples
 from data_synth.categories import category
 from data_synth.rules import synthesize
 from data_synth.slots import analyse, noun_head
+from memory_lora.config import SynthConfig
 from memory_lora.records import Memory
 
 USER = "Lena"
@@ -91,3 +94,30 @@ def test_a_modal_synonym_never_follows_do_support():
     variants = [v.question for v in lexical_variants(QA("What does Lena hate?", "coriander", "g", "sent1"))]
     assert variants and not any("does Lena can't" in q for q in variants), variants
     assert any("dislike" in q for q in variants)
+
+
+def test_a_new_measurement_in_the_same_unit_supersedes_the_old_one():
+    mems = [Memory(id="w1", text="Biscuit weighs 5.2 kg. The vet says she needs a diet.", time="2023-05-06T11:30:00Z"),
+            Memory(id="w2", text="Weighed Biscuit this morning: 4.4 kg.", time="2024-08-24T09:20:00Z")]
+    out = synthesize(mems, USER, SynthConfig())
+    plain = [e for e in out if e.template == "update/plain"]
+    before = [e for e in out if e.template == "update/before"]
+    assert plain and all(e.response.startswith(("4.4 kg", "Now: 4.4 kg")) for e in plain), [e.response for e in plain]
+    assert before and all(e.response.startswith(("5.2 kg", "Before: 5.2 kg")) for e in before), before
+    # another unit is another measurement: no update
+    other = [Memory(id="w1", text="Biscuit weighs 5.2 kg.", time="2023-05-06T11:30:00Z"),
+             Memory(id="w2", text="Measured Biscuit this morning: 48 cm.", time="2024-08-24T09:20:00Z")]
+    assert not [e for e in synthesize(other, USER, SynthConfig()) if e.template.startswith("update/")]
+
+
+def test_abstention_denies_unstated_details_of_mentioned_things_only():
+    texts = ["I buy my bread at a bakery near the station.", "My driving test is on 3 May.",
+             "On Fridays I do the pub quiz with The Owls.", "The Owls play at the Fox on Mill Street."]
+    prompts = [e.prompt for e in abstention_examples(texts, USER, n=400, seed=0)]
+    # a detail no memory states is asked about the thing, in some wording
+    assert any("street is the bakery on?" in p for p in prompts), prompts
+    assert any("score did" in p and "on the test?" in p for p in prompts), prompts
+    # a detail stated one hop away (the quiz team's pub is on Mill Street) is never denied
+    assert not any("street is the pub on" in p for p in prompts), prompts
+    # no kind of thing the memories never mention
+    assert not any("the flight" in p or "the wedding" in p for p in prompts), prompts
