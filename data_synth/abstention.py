@@ -8,7 +8,7 @@ Without them an adapter answers every question about the user with some memorise
 - known people, unknown facts: attributes of a person the memories name that none of the memories about that
   person states ("How old is Teodor?", "Who is Åsa married to?"), asked by name and by relation;
 - known things, unknown details: a detail of a kind of thing the memories mention that none of the memories
-  mentioning it states ("Which street is the bakery on?" when a bakery is mentioned without a street), so that
+  mentioning it states ("What is the address of the bakery?" when a bakery is mentioned without a street), so that
   knowing about a thing is not taken for knowing everything about it.
 
 A question is used only when none of its keywords occurs in the memories it is about (all memories for the user,
@@ -131,32 +131,33 @@ MONEY = "$money"  # a keyword that matches any amount of money
 COLOURS = ("red", "blue", "green", "black", "white", "grey", "gray", "silver", "yellow", "orange", "purple", "pink",
            "brown", "gold", "colour", "color")
 # keywords match word prefixes, so no short forms: "st" would match "station", "drive" "driving"
-STREETS = ("street", "road", "lane", "avenue", "terrace", "gate", "square", "boulevard", "crescent", "quay", "gata")
+ADDRESS = ("address", "street", "road", "lane", "avenue", "terrace", "gate", "square", "boulevard", "crescent", "quay",
+           "gata")
 # (trigger words: a memory mentioning one is about such a thing, questions with {t} = "the <word>" or "{u}'s <word>",
 #  each with the keywords that rule it out when any memory mentioning the trigger has one). Generic details of
 # common kinds of things, written for this file.
 DETAILS: tuple[tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]], ...] = (
     (("shop", "cafe", "café", "restaurant", "pub", "bakery", "salon", "studio", "gym", "clinic", "surgery",
       "library", "bar", "garage", "pharmacy"),
-     (("Which street is {t} on?", STREETS), ("What time does {t} open?", ("open", "hours", "am", "pm")),
+     (("What is the address of {t}?", ADDRESS), ("What time does {t} open?", ("open", "hours", "am", "pm")),
       ("What is the phone number of {t}?", ("phone", "number", "call")),
       ("Who owns {t}?", ("owner", "owns", "run", "runs", "family")))),
     (("test", "exam", "interview", "audition", "assessment"),
-     (("What score did {u} get on {t}?", ("score", "points", "mark", "percent", "grade", "%")),
+     (("How many points did {u} get in {t}?", ("score", "points", "mark", "percent", "grade", "%")),
       ("Who was the examiner at {t}?", ("examiner", "instructor", "assessor", "interviewer")),
       ("How long did {t} take?", ("hour", "minute", "min", "long")))),
     (("thesis", "dissertation", "paper", "article", "talk", "poster", "novel", "essay"),
-     (("What is the title of {t}?", ("title", "titled", "called", "named", "'", "\"")),
+     (("What is {t} called?", ("title", "titled", "called", "named", "'", "\"")),
       ("How many pages does {t} have?", ("page",)), ("Who published {t}?", ("publish", "journal", "press")))),
     (("phone", "laptop", "camera", "tablet", "bike", "bicycle", "car", "scooter", "van", "kettle"),
      (("What colour is {t}?", COLOURS), ("How much did {u} pay for {t}?", (MONEY, "paid", "cost", "price", "free")),
       ("Where did {u} buy {t}?", ("bought", "buy", "from", "shop", "store", "gift", "given")))),
     (("flew", "flight", "fly", "flying", "landed", "airport"),
-     (("Which airline did {u} fly with?", ("airline", "airways", "air", "flight number")),
+     (("What was {u}'s flight number?", ("flight number", "flight no")),
       ("What seat did {u} have on the flight?", ("seat", "window", "aisle")),
       ("How long was {u}'s flight?", ("hour", "long", "layover")))),
     (("rent", "rents", "landlord", "landlady"),
-     (("How much rent does {u} pay?", (MONEY, "rent free")),
+     (("How much does {u} pay in rent?", (MONEY, "rent free")),
       ("When does {u}'s lease end?", ("lease", "contract", "until")))),
     (("flat", "apartment", "house"),
      (("How many bedrooms does {t} have?", ("bedroom", "studio")),
@@ -256,10 +257,10 @@ def _detail_questions(memory_texts: list[str], user: str) -> list[str]:
             owned = re.search(rf"\b(?:my|{re.escape(user)}'s)\s+{re.escape(word)}\b", " ".join(texts), re.I)
             thing = f"{{u}}'s {word}" if owned else f"the {word}"
             corpus, raw = _corpus(texts), " ".join(texts)
-            # a named place ("the Sjøgata clinic") may carry its street in its name: never deny the street
+            # a named place ("the Sjøgata clinic") may carry its street in its name: never deny the address
             named = re.search(rf"\b[A-ZÀ-Þ][\w'-]*\s+{re.escape(word)}\b", raw)
             out += [q.replace("{t}", thing) for q, keys in details
-                    if _absent(keys, corpus, raw) and not (named and keys is STREETS)]
+                    if _absent(keys, corpus, raw) and not (named and keys is ADDRESS)]
     return list(dict.fromkeys(out))
 
 

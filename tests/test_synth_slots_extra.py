@@ -115,9 +115,9 @@ def test_abstention_denies_unstated_details_of_mentioned_things_only():
              "On Fridays I do the pub quiz with The Owls.", "The Owls play at the Fox on Mill Street."]
     prompts = [e.prompt for e in abstention_examples(texts, USER, n=400, seed=0)]
     # a detail no memory states is asked about the thing, in some wording
-    assert any("street is the bakery on?" in p for p in prompts), prompts
-    assert any("score did" in p and "on the test?" in p for p in prompts), prompts
+    assert any("address of the bakery?" in p for p in prompts), prompts
+    assert any("points did" in p and "in the test?" in p for p in prompts), prompts
     # a detail stated one hop away (the quiz team's pub is on Mill Street) is never denied
-    assert not any("street is the pub on" in p for p in prompts), prompts
+    assert not any("address of the pub" in p for p in prompts), prompts
     # no kind of thing the memories never mention
     assert not any("the flight" in p or "the wedding" in p for p in prompts), prompts
