@@ -252,13 +252,14 @@ def _detail_questions(memory_texts: list[str], user: str) -> list[str]:
             # "The Quizzly Bears play at the Copper Kettle on Victoria Street"): memories sharing a capitalised word
             # count too, so a detail is never denied that one hop away states.
             names = {w for t in texts for w in re.findall(r"(?<=\w )[A-ZÀ-Þ][\w'-]{2,}", t)} - {user}
-            texts += [t for t in memory_texts if t not in texts and any(re.search(rf"\b{re.escape(n)}\b", t)
-                                                                        for n in names)]
+            if names:
+                linked = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(names))) + r")\b")
+                texts += [t for t in memory_texts if t not in texts and linked.search(t)]
             owned = re.search(rf"\b(?:my|{re.escape(user)}'s)\s+{re.escape(word)}\b", " ".join(texts), re.I)
             thing = f"{{u}}'s {word}" if owned else f"the {word}"
             corpus, raw = _corpus(texts), " ".join(texts)
             # a named place ("the Sjøgata clinic") may carry its street in its name: never deny the address
-            named = re.search(rf"\b[A-ZÀ-Þ][\w'-]*\s+{re.escape(word)}\b", raw)
+            named = re.search(rf"\b(?!(?:The|A|An|My|Our|This|That)\b)[A-ZÀ-Þ][\w'-]*\s+{re.escape(word)}\b", raw)
             out += [q.replace("{t}", thing) for q, keys in details
                     if _absent(keys, corpus, raw) and not (named and keys is ADDRESS)]
     return list(dict.fromkeys(out))

@@ -121,3 +121,8 @@ def test_abstention_denies_unstated_details_of_mentioned_things_only():
     assert not any("address of the pub" in p for p in prompts), prompts
     # no kind of thing the memories never mention
     assert not any("the flight" in p or "the wedding" in p for p in prompts), prompts
+    # a named place may carry its street in its name ("the Mill Lane clinic"); a sentence's "The clinic" does not
+    named = [e.prompt for e in abstention_examples(["We use the Sjøgata clinic."], USER, n=400, seed=0)]
+    plain = [e.prompt for e in abstention_examples(["The clinic is near us."], USER, n=400, seed=0)]
+    assert not any("address of the clinic" in p for p in named), named
+    assert any("address of the clinic" in p for p in plain), plain
