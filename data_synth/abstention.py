@@ -255,9 +255,9 @@ def _detail_questions(memory_texts: list[str], user: str) -> list[str]:
             if names:
                 linked = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(names))) + r")\b")
                 texts += [t for t in memory_texts if t not in texts and linked.search(t)]
-            owned = re.search(rf"\b(?:my|{re.escape(user)}'s)\s+{re.escape(word)}\b", " ".join(texts), re.I)
-            thing = f"{{u}}'s {word}" if owned else f"the {word}"
             corpus, raw = _corpus(texts), " ".join(texts)
+            owned = re.search(rf"\b(?:my|{re.escape(user)}'s)\s+{re.escape(word)}\b", raw, re.I)
+            thing = f"{{u}}'s {word}" if owned else f"the {word}"
             # a named place ("the Sjøgata clinic") may carry its street in its name: never deny the address
             named = re.search(rf"\b(?!(?:The|A|An|My|Our|This|That)\b)[A-ZÀ-Þ][\w'-]*\s+{re.escape(word)}\b", raw)
             out += [q.replace("{t}", thing) for q, keys in details

@@ -101,15 +101,14 @@ def find_updates(memories: list[tuple[str, str, str | None, list[Clause]]], user
     out: list[Update] = []
     for a_pos, ia in enumerate(order):
         a_id, a_text, _, a_clauses = memories[ia]
-        a_top = _topics(a_text, user)
+        a_top, a_norm = _topics(a_text, user), norm(a_text)
         for ib in order[a_pos + 1:]:
             b_id, b_text, _, b_clauses = memories[ib]
-            shared = a_top & _topics(b_text, user)
+            if not a_top & _topics(b_text, user):
+                continue
             # Without a cue only a new measurement of the same thing in the same unit is an update ("Pixel weighs
             # 5.2 kg" then "Weighed Pixel this morning: 4.4 kg"): a measurement states the value at its time.
             cue = bool(CUES.search(b_text))
-            if not shared:
-                continue
             b_norm = norm(b_text)
             b_slots = _slots(b_clauses)
             seen: dict[tuple[str, str], int] = {}
@@ -119,12 +118,12 @@ def find_updates(memories: list[tuple[str, str, str | None, list[Clause]]], user
                 # only for the same subject: "my mum lives in X" is not updated by "I moved to Y".
                 if cue:
                     news = [t for _, t, k, s, p in b_slots
-                            if k == kind and s == subj and _same_slot(prep, p) and norm(t) not in norm(a_text)]
+                            if k == kind and s == subj and _same_slot(prep, p) and norm(t) not in a_norm]
                 else:
                     # a measurement names its subject anywhere ("weighed Pixel"), so the subject need only occur
                     news = [t for _, t, k, _, _ in b_slots
                             if k == kind == "quantity" and _unit(t) and _unit(t) == _unit(text)
-                            and f" {subj} " in f" {b_norm} " and norm(t) not in norm(a_text)]
+                            and f" {subj} " in f" {b_norm} " and norm(t) not in a_norm]
                 i = seen.get((kind, prep), 0)
                 seen[(kind, prep)] = i + 1
                 if i < len(news) and norm(text) not in b_norm:

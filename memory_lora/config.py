@@ -133,8 +133,9 @@ class SynthConfig:
     # fact; on the demo user this lifted held-out recall from 0.818 to 0.886, because a bare short answer is where
     # the adapter invented values); "mixed" = about half short ("Tromsø."), half sentence; "short" = always short.
     answer_style: str = "sentence"
-    # "I don't know" examples per memory (topics, relations and facts about named people the memories lack),
-    # e.g. 3.0 -> 120 for 40 memories.
+    # "I don't know" examples per memory (topics, relations, facts about named people and details of mentioned
+    # things that the memories lack), e.g. 3.0 -> 120 for 40 memories. More of them buy abstention and cost answerable
+    # questions (docs/results/README.md sections 10 and 12).
     abstention_per_memory: float = 3.0
     # Most chain-of-thought two-hop examples per pair of memories sharing an entity.
     cot_per_pair: int = 6
