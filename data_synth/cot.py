@@ -50,7 +50,38 @@ def find_aliases(analysed: list[tuple[str, list[Clause]]], user: str) -> list[Al
                 name = name.strip("'\"‘’“”")
                 if name and norm(name) != norm(relation):
                     out.append(Alias(name, relation, mem_id))
-    return out + _companions(analysed, user)
+    return out + _phrase_aliases(analysed, user) + _companions(analysed, user)
+
+
+# "her cousin Ada's wedding": a relation and a name inside one phrase of the user's clause.
+_KIN_RE = re.compile(r"\b(?:his|her|their|my)\s+([a-z]+(?:\s[a-z]+)?)\s+((?:[A-Z][\w\-]*\s?)+?)(?='s\b|\s*$|\s+[a-z])")
+_DETERMINERS = {"the", "a", "an"}
+
+
+def _phrase_aliases(analysed: list[tuple[str, list[Clause]]], user: str) -> list[Alias]:
+    """Links named inside a phrase of the user's own clause: "attended her cousin Ada's wedding" makes Ada
+    "Lena's cousin"; "plays chess with a club called The Rooks" makes The Rooks "Lena's club"."""
+    out = []
+    for mem_id, clauses in analysed:
+        for cl in clauses:
+            if cl.subj_kind != "user":
+                continue
+            prev = None
+            for c in cl.chunks:
+                kin = _KIN_RE.search(c.text.replace(f"{user}'s ", "my "))
+                if kin and kin.group(1) in PERSON_NOUNS:
+                    out.append(Alias(kin.group(2).strip(), f"{user}'s {kin.group(1)}", mem_id))
+                thing = re.fullmatch(r"(?:a|an)\s+([a-z]+)", prev.text) if prev is not None else None
+                if c.prep == "called" and thing:
+                    out.append(Alias(c.text.strip("'\"‘’“”"), f"{user}'s {thing.group(1)}", mem_id))
+                prev = c
+    return out
+
+
+def _first_word(name: str) -> str:
+    """The first word of a name that is not a determiner: "Rooks" for "The Rooks"."""
+    words = [w for w in name.split() if w.lower() not in _DETERMINERS]
+    return words[0] if words else name
 
 
 def _companions(analysed: list[tuple[str, list[Clause]]], user: str) -> list[Alias]:
@@ -80,7 +111,7 @@ def _relation_forms(relation: str) -> list[str]:
 
 def _mentions(text: str, name: str) -> str:
     """The form of `name` used in `text` (full name, or its first word for people), or ""."""
-    for form in (name, name.split()[0]):
+    for form in (name, _first_word(name)):
         # "Teodor" in "Teodor Vasquez-Holm is ...": the whole name is the mention
         m = re.search(rf"(?<!\w){re.escape(form)}(?:\s+[A-Z][\w\-]*)*(?!\w)", text) if len(form) > 2 else None
         if m:
@@ -133,7 +164,7 @@ def cot_examples(analysed: list[tuple[str, list[Clause]]], sentences: dict[str, 
                         continue
                     rel = forms[rng.randrange(len(forms))]  # "Ravi's mum" and "Ravi's mother" both lead to Lalitha
                     q = _substitute(qa.question, form, rel)
-                    if q and norm(alias.name.split()[0]) not in norm(q):
+                    if q and norm(_first_word(alias.name)) not in norm(q):
                         picked.append((q, qa.short, cl.text, rel))
             rng.shuffle(picked)
             seen = set()

@@ -21,6 +21,8 @@ def complement_questions(self, c: Chunk, group: str) -> None:
         return  # an afterthought ("..., Thursdays only") is left to cloze and recitation
     if c.kind == "thing" and not re.match(r"(?i)(a|an|the)\s", c.text) and cl.subj_kind == "user":
         return  # adjective complement ("allergic"): the preposition phrase after it is the slot
+    if re.fullmatch(r"[a-z]+ing", c.text):
+        return  # a progressive verb ("is training for ..."): no job, the phrases after it are the slots
     head = last_word(cl.head)
     for subj in self.subjects:
         if norm(short) in norm(subj):

@@ -16,6 +16,7 @@ from data_synth.qa import last_word as _last
 from data_synth.qa import q_text as _q
 from data_synth.qa import short_answer as _short
 from data_synth.ranges import range_questions
+from data_synth.roles import role_questions
 from data_synth.slots import DATE_RE, PLACE_WORDS, YEAR_RE, Chunk, Clause
 
 JOB_VERBS = {"work"}
@@ -49,6 +50,8 @@ class ClauseQuestions:
     def add(self, question: str, short: str, group: str, wh: str):
         if norm(short) and norm(short) not in norm(question) and len(question) < 200:
             self.out.append(QA(question, short, group, wh))
+            if wh == "who-is":  # "Who is Maya's landlord?" is also "Who does Maya rent from?"
+                self.out += [QA(q, short, group, key) for q, key in role_questions(question)]
 
     def _ctx(self, slot: Chunk) -> list[str]:
         """Other phrases that may be kept in a question for context (never the slot itself)."""

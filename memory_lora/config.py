@@ -138,7 +138,7 @@ class SynthConfig:
     # questions (docs/results/README.md sections 10 and 12).
     abstention_per_memory: float = 3.0
     # Most chain-of-thought two-hop examples per pair of memories sharing an entity.
-    cot_per_pair: int = 6
+    cot_per_pair: int = 10
     # Teacher model: hf folder / hub id, or the openai model name (else $MEMORY_LORA_TEACHER_MODEL).
     teacher_model: str | None = None
     # QA pairs asked of the teacher per memory; at most this many valid pairs are kept per memory.
