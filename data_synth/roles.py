@@ -40,7 +40,7 @@ _SAME = {"landlady": "landlord", "boss": "manager", "supervisor": "manager", "li
          "housemate": "flatmate", "roommate": "flatmate", "neighbor": "neighbour", "coworker": "colleague",
          "barber": "hairdresser", "nanny": "babysitter", "childminder": "babysitter"}
 
-_WHO_IS = re.compile(r"Who is (.+?)'s ([a-z ]+)\?")
+_WHO_IS = re.compile(r"Who is (.+?)'s ([A-Za-z ]+)\?")
 
 
 def role_questions(who_is: str) -> list[tuple[str, str]]:
@@ -55,5 +55,6 @@ def role_questions(who_is: str) -> list[tuple[str, str]]:
     m = _WHO_IS.fullmatch(who_is)
     if not m:
         return []
-    owner, role = m.group(1), _SAME.get(m.group(2), m.group(2))
+    owner, role = m.group(1), m.group(2).lower()
+    role = _SAME.get(role, role)
     return [(t.format(o=owner), f"role-{role}{i}") for i, t in enumerate(_ROLES.get(role, ()))]

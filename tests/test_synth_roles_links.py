@@ -27,6 +27,7 @@ def test_a_role_is_also_asked_through_what_the_role_does():
     # a role without a verb table entry, and a "who is" that is no role, add nothing
     assert role_questions("Who is Lena's cousin?") == []
     assert role_questions("Who is Tom Berg?") == []
+    assert ("Who does Lena see when ill?", "role-doctor0") in role_questions("Who is Lena's GP?")  # any case
     # the owner is kept as asked: a pet's vet is asked about the pet
     assert any("Pip" in q for q, _ in role_questions("Who is Pip's vet?"))
 
