@@ -55,7 +55,8 @@ def find_aliases(analysed: list[tuple[str, list[Clause]]], user: str) -> list[Al
 
 # "her cousin Ada's wedding": a relation and a name inside one phrase of the user's clause. "his"/"her" are read as
 # the user's, which a clause like "Lena met Tom and his sister Ada" would get wrong; such clauses are rare in notes.
-_KIN_RE = re.compile(r"\b(?:his|her|their|my)\s+([a-z]+(?:\s[a-z]+)?)\s+((?:[A-Z][\w\-]*\s?)+?)(?='s\b|\s*$|\s+[a-z])")
+_KIN_RE = re.compile(r"\b(?:his|her|their|my)\s+([a-z]+(?:\s[a-z]+)?)\s+((?:[A-ZÀ-ÖØ-Þ][\w\-]*\s?)+?)"
+                     r"(?='s\b|\s*$|\s+[a-z])")
 _DETERMINERS = {"the", "a", "an"}
 
 

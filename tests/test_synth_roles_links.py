@@ -57,3 +57,10 @@ def test_a_progressive_verb_is_no_job():
     prompts = _prompts("Ada is training for the Oslo marathon in June.")
     assert not any("for a living" in q or "job" in q or "profession" in q for q in prompts), prompts
     assert any("Oslo marathon" not in q and "training for" in q for q in prompts), prompts
+
+
+def test_a_phrase_link_takes_a_name_with_a_non_ascii_capital():
+    mems = [Memory(id="a", text="On 3 May 2023 Lena attended her cousin Øyvind's wedding in Bergen."),
+            Memory(id="b", text="Øyvind is a pilot based in Tromsø.")]
+    cot = [e for e in synthesize(mems, USER, SynthConfig(kinds=["cot"])) if e.kind == "cot"]
+    assert cot and all(e.response.startswith("Lena's cousin is Øyvind.") for e in cot), cot
