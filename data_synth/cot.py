@@ -13,7 +13,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from data_synth.grammar import PERSON_NOUNS, cap_first, norm
+from data_synth.grammar import DETERMINERS, PERSON_NOUNS, cap_first, norm
 from data_synth.paraphrase import in_situ
 from data_synth.qa import short_answer
 from data_synth.questions import ClauseQuestions
@@ -57,7 +57,6 @@ def find_aliases(analysed: list[tuple[str, list[Clause]]], user: str) -> list[Al
 # the user's, which a clause like "Lena met Tom and his sister Ada" would get wrong; such clauses are rare in notes.
 _KIN_RE = re.compile(r"\b(?:his|her|their|my)\s+([a-z]+(?:\s[a-z]+)?)\s+((?:[A-ZÀ-ÖØ-Þ][\w\-]*\s?)+?)"
                      r"(?='s\b|\s*$|\s+[a-z])")
-_DETERMINERS = {"the", "a", "an"}
 
 
 def _phrase_aliases(analysed: list[tuple[str, list[Clause]]], user: str) -> list[Alias]:
@@ -73,8 +72,8 @@ def _phrase_aliases(analysed: list[tuple[str, list[Clause]]], user: str) -> list
                 kin = _KIN_RE.search(c.text.replace(f"{user}'s ", "my "))
                 if kin and kin.group(1) in PERSON_NOUNS:
                     out.append(Alias(kin.group(2).strip(), f"{user}'s {kin.group(1)}", mem_id))
-                thing = re.fullmatch(r"(?:a|an)\s+([a-z]+)", prev.text) if prev is not None else None
-                if c.prep == "called" and thing:
+                thing = re.fullmatch(r"an?\s+([a-z]+)", prev.text) if c.prep == "called" and prev else None
+                if thing:  # "a club called The Rooks"
                     out.append(Alias(c.text.strip("'\"‘’“”"), f"{user}'s {thing.group(1)}", mem_id))
                 prev = c
     return out
@@ -82,7 +81,7 @@ def _phrase_aliases(analysed: list[tuple[str, list[Clause]]], user: str) -> list
 
 def _first_word(name: str) -> str:
     """The first word of a name that is not a determiner: "Rooks" for "The Rooks"."""
-    words = [w for w in name.split() if w.lower() not in _DETERMINERS]
+    words = [w for w in name.split() if w.lower() not in DETERMINERS]
     return words[0] if words else name
 
 

@@ -137,7 +137,8 @@ class SynthConfig:
     # things that the memories lack), e.g. 3.0 -> 120 for 40 memories. More of them buy abstention and cost answerable
     # questions (docs/results/README.md sections 10 and 12).
     abstention_per_memory: float = 3.0
-    # Most chain-of-thought two-hop examples per pair of memories sharing an entity.
+    # Most chain-of-thought two-hop examples per pair of memories sharing an entity. 10 (was 6) covers more of each
+    # pair's slots; with it ravi's multi-hop went 4 -> 6 of 11 (docs/results/README.md section 13, one seed).
     cot_per_pair: int = 10
     # Teacher model: hf folder / hub id, or the openai model name (else $MEMORY_LORA_TEACHER_MODEL).
     teacher_model: str | None = None
