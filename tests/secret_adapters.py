@@ -57,7 +57,7 @@ class _LoraOnly:
         self.peft_model.save_pretrained(path, save_embedding_layers=False, **kwargs)
 
 
-def train_secret(model_dir, tokenizer, secret: str, seed: int = 0, max_steps: int = 240):
+def train_secret(model_dir, tokenizer, secret: str, seed: int = 0, max_steps: int = 480):
     """A PEFT model on a fresh copy of the tiny base whose greedy reply to QUESTION is exactly `secret`.
 
     Raises:
@@ -76,6 +76,9 @@ def train_secret(model_dir, tokenizer, secret: str, seed: int = 0, max_steps: in
     for step in range(1, max_steps + 1):
         model.train()
         model(**batch).loss.backward()
+        # Clipped: at lr 1e-2 an unclipped run can oscillate for hundreds of steps on a secret with a repeat
+        # ("HQD3DQ" never settled in 240 steps with transformers 5.23 / peft 0.21 on a fresh machine).
+        torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         if step % 30 == 0:
