@@ -73,7 +73,9 @@ TOPICS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("How much does {u} earn?", ("salary", "earn", "wage", "income", "paid")),
     ("What is {u}'s date of birth?", ("born", "birthday", "date of birth")),
     ("Which school did {u} go to as a child?", ("school",)),
-    ("What is {u}'s home address?", ("address",)),
+    # a street name anywhere is an address the adapter must not deny ("New place is 14 Kōwhai Terrace")
+    ("What is {u}'s home address?",
+     ("address", "street", "road", "lane", "avenue", "terrace", "crescent", "boulevard")),
     ("What did {u} study at university?", ("studied", "study", "degree", "university", "college")),
     ("Which laptop does {u} use?", ("laptop", "computer", "macbook")),
     ("What is {u}'s favourite film?", ("film", "movie")),

@@ -4,6 +4,8 @@ One memory introduces a named entity by its relation to the user ("My sister Ås
 called Pilsner"); another says something about that name ("Åsa visited me in June"). The composed question
 refers to the entity only through the relation ("When did Maya's sister visit?"), and the reply walks through
 both memories before answering: "Maya's sister is Åsa. Åsa visited Maya in June. So the answer is June."
+Every second chain of a pair starts with the bridge memory's own sentence instead ("Maya's sister Åsa works as a
+glacier surveyor. Åsa visited ..."), since a reply that begins by reciting it must learn to go on.
 Used by data_synth.rules; not run directly.
 """
 
@@ -169,12 +171,18 @@ def cot_examples(analysed: list[tuple[str, list[Clause]]], sentences: dict[str, 
                         picked.append((q, qa.short, cl.text, rel))
             rng.shuffle(picked)
             seen = set()
+            # The bridge memory as it was said: a model that starts its reply by reciting that memory (what the
+            # QA data teaches it for questions naming the bridge) is shown how to go on to the second memory.
+            bridge = " ".join(s for s in sentences.get(alias.memory_id, []) if _mentions(s, alias.name))
             for q, short, clause_text, rel in picked:
                 if norm(q) in seen or len(seen) >= per_pair:
                     continue
                 seen.add(norm(q))
                 fact = " ".join(s for s in sentences.get(mem_id, []) if _mentions(s, alias.name)) or clause_text
-                chain = f"{cap_first(rel)} is {alias.name}. {fact.rstrip('.')}. So the answer is {short}."
+                first = f"{cap_first(rel)} is {alias.name}."
+                if bridge and len(seen) % 2 == 0 and norm(bridge) != norm(first):
+                    first = bridge if bridge.endswith((".", "!", "?")) else bridge + "."
+                chain = f"{first} {fact.rstrip('.')}. So the answer is {short}."
                 out.append(Example(prompt=q, response=chain, kind="cot", memory_ids=[alias.memory_id, mem_id],
                                    template="cot/alias"))
     return out

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from data_synth.abstention import abstention_examples, named_entities
 from data_synth.cot import cot_examples
 from data_synth.grammar import cap_first, norm, replace_outside_quotes, verb_info
+from data_synth.inferences import clause_inferences
 from data_synth.normalise import split_clauses, third_person_sentences, to_second_person
 from data_synth.paraphrase import in_situ, lexical_variants
 from data_synth.qa import QA, short_answer
@@ -203,13 +204,30 @@ def _slot_kinds(cl: Clause) -> dict[str, str]:
     return kinds
 
 
+def _past_forms(past: str) -> list[str]:
+    """Ways to ask for a superseded value: "... before?", "... previously?", "did X use to ...?", "X's old ...".
+
+    People ask for an old value in all of these ways; the issue's own example is "used to live in".
+    """
+    forms = [f"{past} before?", f"{past} previously?"]
+    m = re.match(r"^(.*\bdid) (I|the user|[A-Z][\w'’-]*) (\w+)\b(.*)$", past)
+    if m:
+        forms.append(f"{m.group(1)} {m.group(2)} use to {m.group(3)}{m.group(4)}?")
+    m = re.match(r"^(.*\b(?:was|were)\b.*?)\b([A-Z][\w-]*|the user|my)('s)? ([a-z]+)\b(.*)$", past)
+    if m and (m.group(3) or m.group(2) == "my"):
+        forms.append(f"{m.group(1)}{m.group(2)}{m.group(3) or ''} old {m.group(4)}{m.group(5)}?")
+    return forms
+
+
 def _update_examples(prompt: str, up: Update, old_sent: str, new_sent: str, ids: list[str], n: int) -> list[Example]:
     """A superseded slot: the plain and "now" questions get the new value, "before" the old one."""
     q = prompt.rstrip("?")
     # "Where does Ravi live before?" -> "Where did Ravi live before?": the old value is asked in the past tense.
     past = re.sub(r"\b(does|do|is|am|are)\b", lambda m: PAST_AUX[m.group(1)], q, count=1)
     out = []
-    for text, now, tag in ((prompt, True, "plain"), (f"{q} now?", True, "now"), (f"{past} before?", False, "before")):
+    forms = _past_forms(past)
+    before = forms[n % len(forms)]
+    for text, now, tag in ((prompt, True, "plain"), (f"{q} now?", True, "now"), (before, False, "before")):
         short = up.new if now else up.old
         response = (cap_first(short) + ".") if (n + len(out)) % 2 == 0 else update_response(old_sent, new_sent,
                                                                                             now, short)
@@ -237,6 +255,7 @@ def _memory_examples(an: Analysis, user: str, config: SynthConfig, kinds: set[st
             slot_kind.update(_slot_kinds(cl))
             qs = ClauseQuestions(cl).all()
             if "paraphrase" in kinds:
+                qs += clause_inferences(cl, full, set(updates or ()))  # the relation a question may name instead
                 qs += in_situ(cl, lambda c: short_answer(c, user))
                 qs += [v for qa in qs for v in lexical_variants(qa)]
             for qa in qs:

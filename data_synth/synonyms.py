@@ -33,7 +33,8 @@ _GROUPS = [
     "teach|give lessons in", "paper|article", "conference|meeting|symposium",
     # things and money
     "car|vehicle|motor", "bike|bicycle|cycle", "bicycle|bike", "phone|mobile|cell phone", "mobile|phone",
-    "backpack|rucksack|bag", "bag|backpack", "code|PIN|combination", "password|passcode", "money|cash",
+    "backpack|rucksack|bag", "bag|backpack", "code|PIN|combination", "badge|pass|ID card",
+    "password|passcode", "money|cash",
     "price|cost", "cost|price", "won|got|received", "bought|purchased|got", "buy|purchase|get", "win|get|receive",
     "break|injure|fracture", "visit|go to|see", "meet|get to know", "run|complete|do",
     "paid|spent", "gift|present", "present|gift", "book|novel", "novel|book", "film|movie", "movie|film",

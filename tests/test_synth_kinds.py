@@ -163,7 +163,9 @@ def test_cot_reaches_a_companion_through_the_event():
     assert described, [e.prompt for e in cot]
     for e in described:
         assert e.memory_ids == ["e1", "e2"] and "Ola" not in e.prompt and "Nordmann" not in e.prompt
-        assert e.response.startswith("The person Lena hiked Ben Nevis with is Ola Nordmann.")
+        # the first step names the link, or recites the bridge memory (every second chain)
+        assert e.response.startswith(("The person Lena hiked Ben Nevis with is Ola Nordmann.",
+                                      "On 3 May 2023 Lena hiked Ben Nevis with Ola Nordmann."))
     assert any(e.response.endswith("Leeds.") for e in described), [e.response for e in described]
 
 
@@ -191,7 +193,10 @@ def test_cot_links_a_relation_to_facts_about_the_named_person():
     for e in cot:
         assert e.memory_ids == ["c1", "c2"]
         assert "Lena's sister" in e.prompt and "Åsa" not in e.prompt
-        assert e.response.startswith("Lena's sister is Åsa.") and "So the answer is" in e.response
+        assert e.response.startswith(("Lena's sister is Åsa.", "Lena's sister Åsa works as a glacier surveyor."))
+        assert "So the answer is" in e.response
+    assert {e.response.split(".")[0] for e in cot} == {"Lena's sister is Åsa", "Lena's sister Åsa works as a glacier "
+                                                                                 "surveyor"}
     assert any(e.response.endswith("Longyearbyen.") for e in cot), [e.response for e in cot]
 
 

