@@ -17,7 +17,8 @@ import datasets
 import torch
 import torch.nn.functional as F
 from accelerate import Accelerator
-from accelerate.utils import set_seed
+from accelerate.state import AcceleratorState
+from accelerate.utils import DistributedType, set_seed
 from peft import LoraConfig as PeftLoraConfig
 from peft import get_peft_model
 from tqdm.auto import tqdm
@@ -114,6 +115,20 @@ def add_lora(model, config: RunConfig):
     return get_peft_model(model, peft_config)
 
 
+def _accelerator(precision: str, cpu: bool) -> Accelerator:
+    """An Accelerator for one training run, in a process that may already have trained with other settings.
+
+    accelerate keeps one process-wide AcceleratorState and refuses a second Accelerator with another mixed precision
+    (accelerate 1.15). A server or an eval trains adapter after adapter in one process, so in a single,
+    non-distributed process the stale state is dropped first; nothing else holds it there. Under a distributed launch
+    the state is left alone (one launch, one precision).
+    """
+    shared = AcceleratorState._shared_state
+    if shared and shared.get("_mixed_precision") != precision and shared.get("distributed_type") == DistributedType.NO:
+        AcceleratorState._reset_state(reset_partial_state=False)  # accelerate's own tests reset it the same way
+    return Accelerator(mixed_precision=precision, cpu=cpu)
+
+
 def train_lora(model, tokenizer, examples: Sequence[Example], config: RunConfig, progress: bool = True):
     """Train a new LoRA adapter on `examples`.
 
@@ -136,7 +151,7 @@ def train_lora(model, tokenizer, examples: Sequence[Example], config: RunConfig,
     precision = resolve_precision(tc.mixed_precision, device)
     if precision == "fp16" and device.type != "cuda":
         raise ValueError("train.mixed_precision=fp16 needs a CUDA device; use auto, bf16 or no on CPU")
-    accelerator = Accelerator(mixed_precision=precision, cpu=device.type == "cpu")
+    accelerator = _accelerator(precision, cpu=device.type == "cpu")
     data = tokenize_examples(examples, tokenizer, config.model.system_prompt, tc.max_length)
     if len(data) == 0:
         raise ValueError(f"every example is longer than train.max_length={tc.max_length}")

@@ -201,6 +201,20 @@ def test_training_is_seeded(tiny_model_dir, tiny_run_config):
     assert not all(torch.equal(first[k], other[k]) for k in first)
 
 
+def test_one_process_trains_with_different_precisions_in_turn(tiny_model_dir, tiny_run_config):
+    """A server or an eval trains many adapters in one process; accelerate keeps one process-wide state and (1.15)
+    refused a second Accelerator with another mixed precision, so the second run raised ValueError."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    for precision in ("no", "bf16", "no"):
+        model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype="float32")
+        model.requires_grad_(False)
+        _, metrics = train_lora(model, tok, memorisation_set(), with_train(tiny_run_config, mixed_precision=precision,
+                                                                           max_steps=2), progress=False)
+        assert metrics["steps"] == 2
+
+
 def test_train_lora_rejects_no_examples(fresh_tiny, tiny_run_config):
     model, tok = fresh_tiny
     with pytest.raises(ValueError, match="no training examples"):
