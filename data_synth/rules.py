@@ -2,7 +2,8 @@
 
 Each memory is rewritten in the third person about the user, its slots (names, places, dates, numbers, named
 things, objects, reasons) are found by rules, and every slot is asked about in many wordings (different wh-words,
-synonyms, the user as name / "the user" / "I"), answered short or in a full sentence; plus cloze and recitation.
+synonyms, the user as name / "the user" / "I"), answered short or in a full sentence; plus the questions that
+follow from a clause's shape ("works at X" -> "Who is Ravi's employer?", data_synth.inferences), cloze and recitation.
 Run a demo: `python -m data_synth.rules memory_lora/examples/demo/memories.jsonl Maya`.
 """
 
