@@ -24,18 +24,20 @@ data_synth.rules; not run directly.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 from data_synth.qa import QA
 from data_synth.slots import Chunk, Clause
 
 STREET_WORDS = ("street", "road", "lane", "avenue", "terrace", "gate", "drive", "way", "crescent", "place", "square",
-                "boulevard", "quay", "close", "parade", "row", "gata", "gate", "vegen", "veien")
+                "boulevard", "quay", "close", "parade", "row", "gata", "vegen", "veien")
 ADDRESS_RE = re.compile(r"^\d+[A-Za-z]?,? [^\W\d_][\w'’ -]* (?:" + "|".join(STREET_WORDS) + r")$", re.I)
 STREET_RE = re.compile(r"^[^\W\d_][\w'’ -]* (?:" + "|".join(STREET_WORDS) + r")$", re.I)
 HOME_HEADS = {"place", "home", "house", "flat", "apartment", "address"}
 EMPLOY_VERBS = {"work", "start", "begin", "join"}
 STUDY_VERBS = {"study", "graduate", "read"}
-SWITCH_RE = re.compile(r"\b(?:switched|changed|swapped) (?:to a new )?([a-z]+?)s?\b")
+# "switched gyms", "changed to a new dentist"; never "switched to Vodafone" (no kind named)
+SWITCH_RE = re.compile(r"\b(?:switched|changed|swapped) (?:to a new )?(?!(?:to|from|over|back|on|off)\b)([a-z]+?)s?\b")
 
 
 def _key(cl: Clause, chunk: Chunk) -> str:
@@ -56,7 +58,7 @@ def _digits(text: str) -> str:
     return re.sub(r"\D", "", text)
 
 
-def clause_inferences(cl: Clause, memory_text: str, old_groups: set[str] = frozenset()) -> list[QA]:
+def clause_inferences(cl: Clause, memory_text: str, old_groups: Collection[str] = ()) -> list[QA]:
     """Inferred questions for one clause.
 
     Args:
@@ -84,7 +86,7 @@ def clause_inferences(cl: Clause, memory_text: str, old_groups: set[str] = froze
                            "Where did {u} go to university?"), c.text, _key(cl, c), "study", u=u)
     # located places: a named place followed by the street or city it is on or in
     for a, b in zip(chunks, chunks[1:], strict=False):
-        if a.prep == "at" and _is_name(a.text) and a.kind in ("place", "name") and b.after_comma is False:
+        if a.prep == "at" and _is_name(a.text) and a.kind in ("place", "name") and not b.after_comma:
             if b.prep == "on" and STREET_RE.match(b.text):
                 _add(out, ("Which street is {x} on?", "On which street is {x}?", "Where is {x} located?"),
                      b.text, f"loc:{b.text}", "street", x=a.text)

@@ -73,3 +73,11 @@ def test_a_bound_is_asked_as_earliest_time():
     qa = _qa(["Never book me anything before 10:15 on a Friday."])
     hits = [q for q in qa if "earliest" in q]
     assert hits and all("10:15" in r for q in hits for r in qa[q]), sorted(qa)
+
+
+def test_a_switch_to_something_names_no_kind():
+    # "switched to Vodafone" says nothing about what the place in the next sentence is
+    qa = _qa(["Switched to Vodafone last week. I eat lunch at the Blue Lantern now."])
+    assert not any(q.startswith(("Which to ", "What is Lena's to")) for q in qa), sorted(qa)
+    qa = _qa(["Switched dentists: I see Dr. Mia Holt at Fernhill Dental now."])
+    assert _find(qa, "which dentist"), sorted(qa)
