@@ -10,8 +10,8 @@ everyday questions that follow from a clause's shape:
 - addresses: "X's new place is 14 Kowhai Terrace" -> "What is X's address?";
 - bounds: "never ... before 9:30 on a Monday" -> "What is the earliest time ... on a Monday?" (after: latest);
 - allergies: "X is allergic to amoxicillin" (head "antibiotic") -> "Which antibiotic must X never be given?";
-- long numbers: "X's mobile is 07700 900417" -> "What are the last four digits of X's mobile?" ("old" when a later
-  memory superseded it);
+- long numbers: "X's mobile is 07700 900417" -> "What are the final four digits of X's mobile?" ("old" when a later
+  memory superseded it; "final", since the thesaurus rewords "last" as "previous");
 - switches: "X switched gyms. X boulders at Summit Bloc" -> "Which gym does X go to now?";
 - study: "X studied ... at the University of Y" -> "Which university did X graduate from?".
 
