@@ -29,6 +29,9 @@ from data_synth.schema import Example
 from data_synth.slots import Clause
 from memory_lora.prompts import ABSTAIN_REPLY
 
+# keywords match word prefixes, so no short forms: "st" would match "station", "drive" "driving"
+ADDRESS = ("address", "street", "road", "lane", "avenue", "terrace", "gate", "square", "boulevard", "crescent", "quay",
+           "gata")
 # (question about {u}, keywords whose presence in any memory rules the topic out)
 TOPICS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("What is {u}'s blood type?", ("blood",)),
@@ -74,8 +77,7 @@ TOPICS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("What is {u}'s date of birth?", ("born", "birthday", "date of birth")),
     ("Which school did {u} go to as a child?", ("school",)),
     # a street name anywhere is an address the adapter must not deny ("New place is 14 Kōwhai Terrace")
-    ("What is {u}'s home address?",
-     ("address", "street", "road", "lane", "avenue", "terrace", "crescent", "boulevard")),
+    ("What is {u}'s home address?", ADDRESS),
     ("What did {u} study at university?", ("studied", "study", "degree", "university", "college")),
     ("Which laptop does {u} use?", ("laptop", "computer", "macbook")),
     ("What is {u}'s favourite film?", ("film", "movie")),
@@ -132,9 +134,6 @@ PERSON_TOPICS: tuple[tuple[str, tuple[str, ...]], ...] = (
 MONEY = "$money"  # a keyword that matches any amount of money
 COLOURS = ("red", "blue", "green", "black", "white", "grey", "gray", "silver", "yellow", "orange", "purple", "pink",
            "brown", "gold", "colour", "color")
-# keywords match word prefixes, so no short forms: "st" would match "station", "drive" "driving"
-ADDRESS = ("address", "street", "road", "lane", "avenue", "terrace", "gate", "square", "boulevard", "crescent", "quay",
-           "gata")
 # (trigger words: a memory mentioning one is about such a thing, questions with {t} = "the <word>" or "{u}'s <word>",
 #  each with the keywords that rule it out when any memory mentioning the trigger has one). Generic details of
 # common kinds of things, written for this file.

@@ -154,6 +154,9 @@ def cot_examples(analysed: list[tuple[str, list[Clause]]], sentences: dict[str, 
     out: list[Example] = []
     for alias in find_aliases(analysed, user):
         forms = _relation_forms(alias.relation)
+        # The bridge memory as it was said: a model that starts its reply by reciting that memory (what the QA data
+        # teaches it for questions naming the bridge) is shown how to go on to the second memory.
+        bridge = " ".join(s for s in sentences.get(alias.memory_id, []) if _mentions(s, alias.name))
         for mem_id, clauses in analysed:
             if mem_id == alias.memory_id:
                 continue
@@ -171,9 +174,6 @@ def cot_examples(analysed: list[tuple[str, list[Clause]]], sentences: dict[str, 
                         picked.append((q, qa.short, cl.text, rel))
             rng.shuffle(picked)
             seen = set()
-            # The bridge memory as it was said: a model that starts its reply by reciting that memory (what the
-            # QA data teaches it for questions naming the bridge) is shown how to go on to the second memory.
-            bridge = " ".join(s for s in sentences.get(alias.memory_id, []) if _mentions(s, alias.name))
             for q, short, clause_text, rel in picked:
                 if norm(q) in seen or len(seen) >= per_pair:
                     continue

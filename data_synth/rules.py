@@ -252,11 +252,12 @@ def _memory_examples(an: Analysis, user: str, config: SynthConfig, kinds: set[st
         cands: list[QA] = []
         origin: dict[int, tuple[Clause, str]] = {}
         slot_kind: dict[str, str] = {}
+        old_groups = set(updates or ())  # this memory's superseded slots
         for cl, sent in zip(clauses, sentence_of, strict=True):
             slot_kind.update(_slot_kinds(cl))
             qs = ClauseQuestions(cl).all()
             if "paraphrase" in kinds:
-                qs += clause_inferences(cl, full, set(updates or ()))  # the relation a question may name instead
+                qs += clause_inferences(cl, full, old_groups)  # the relation a question may name instead
                 qs += in_situ(cl, lambda c: short_answer(c, user))
                 qs += [v for qa in qs for v in lexical_variants(qa)]
             for qa in qs:
