@@ -177,7 +177,11 @@ MONEY_RE = re.compile(r"[£$€¥]\s?\d|\b\d[\d,.]*\s?(?:kr|nok|sek|dkk|usd|eur|
                       r"kroner|krona|rupees?)\b", re.I)
 # Attributes that fit any named being or thing (a pet, a car with a name): only age and birthday.
 ANY_TOPICS = PERSON_TOPICS[:2]
-WORDINGS = ("{q}", "{q_user}", "Quick question: {q}", "{q_first}")
+# Wordings taken in turn: only those the answerable examples use too, plain about as often as there (half), since a
+# wording mostly seen with "I don't know" is a cue. A "Quick question: " lead-in once took a quarter of the refusals:
+# the f6b3abf demo adapter refused "Quick question: How old is Teodor Vasquez-Holm?" (p 0.99) and answered the same
+# question without it with Teodor's birthday (p 0.01).
+WORDINGS = ("{q}", "{q_user}", "{q}", "{q_first}")
 REPLIES = (
     ABSTAIN_REPLY,
     "I don't know; that isn't something you've mentioned to me.",

@@ -155,6 +155,25 @@ def test_abstention_asks_near_misses_but_never_what_it_was_told():
     assert not any("birthday" in p and ("Ines" in p or "sister" in p) for p in prompts), prompts
 
 
+def test_abstention_prompts_carry_no_wording_the_answerable_ones_lack():
+    # A wording only "I don't know" examples use is a shortcut: an adapter trained with a "Quick question: " prefix on
+    # a quarter of them refused the prefixed question and answered the same question without it from a neighbouring
+    # memory. Every abstention prompt must read like some answerable prompt: plain, "the user", or first person.
+    mems = [Memory(id="a1", text="My sister Ines works as a nurse in Porto."),
+            Memory(id="a2", text="Ines's birthday is 3 May."),
+            Memory(id="a3", text="I moved to Leeds in 2021.")]
+    out = synthesize(mems, USER, SynthConfig(abstention_per_memory=60))
+    refusals = [e.prompt for e in out if e.kind == "abstention"]
+    answerable = [e.prompt for e in out if e.kind != "abstention"]
+    lead = re.compile(r"^([A-Z][\w ]*):\s")  # a lead-in such as "Quick question: "
+    leads = {m.group(1) for p in answerable if (m := lead.match(p))}
+    assert refusals and not [p for p in refusals if (m := lead.match(p)) and m.group(1) not in leads], refusals
+    # the wordings still vary: by name, as "the user" and in the first person
+    aged = r"How old is (Ines|Lena's sister|my sister|the user's sister)\?"
+    assert any(re.match(aged, p) for p in refusals), refusals
+    assert any("the user's" in p for p in refusals) and any(re.search(r"\b(my|I)\b", p) for p in refusals), refusals
+
+
 def test_cot_reaches_a_companion_through_the_event():
     mems = [Memory(id="e1", text="On 3 May 2023 I hiked Ben Nevis with Ola Nordmann.", kind="episodic"),
             Memory(id="e2", text="Ola works as a nurse in Leeds.")]
