@@ -137,7 +137,7 @@ def _substitute(question: str, form: str, rel: str) -> str:
 
 
 def cot_examples(analysed: list[tuple[str, list[Clause]]], sentences: dict[str, list[str]], user: str,
-                 per_pair: int, seed: int) -> list[Example]:
+                 per_pair: int, seed: int, superseded: dict[str, set[str]] | None = None) -> list[Example]:
     """Two-hop examples for every (alias memory, other memory naming the alias) pair.
 
     Args:
@@ -146,6 +146,9 @@ def cot_examples(analysed: list[tuple[str, list[Clause]]], sentences: dict[str, 
         user: The user's display name.
         per_pair: Most examples per memory pair.
         seed: Makes the choice of questions deterministic.
+        superseded: memory id -> slot groups a later memory replaced. A chain never answers with such a slot: it
+            would teach the old value as the present one, against the update data ("How much does Pixel weigh
+            now? 4.4 kg." beside a chain ending "So the answer is 5.2 kg.").
 
     Returns:
         Examples of kind "cot" whose memory_ids name both memories.
@@ -161,12 +164,13 @@ def cot_examples(analysed: list[tuple[str, list[Clause]]], sentences: dict[str, 
             if mem_id == alias.memory_id:
                 continue
             picked = []
+            stale = (superseded or {}).get(mem_id, set())
             for cl in clauses:
                 form = _mentions(cl.text, alias.name)
                 if not form:
                     continue
                 for qa in ClauseQuestions(cl).all() + in_situ(cl, lambda c: short_answer(c, user)):
-                    if not qa.short or form not in qa.question or norm(form) in norm(qa.short):
+                    if not qa.short or qa.group in stale or form not in qa.question or norm(form) in norm(qa.short):
                         continue
                     rel = forms[rng.randrange(len(forms))]  # "Ravi's mum" and "Ravi's mother" both lead to Lalitha
                     q = _substitute(qa.question, form, rel)

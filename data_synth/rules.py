@@ -372,7 +372,8 @@ def synthesize(memories: list[Memory], user_name: str, config: SynthConfig | Non
         out.extend(_memory_examples(an, user, config, kinds, superseded.get(an.memory.id)))
     if "cot" in kinds:
         out += cot_examples([(an.memory.id, an.clauses) for an in analysed],
-                            {an.memory.id: an.sentences for an in analysed}, user, config.cot_per_pair, config.seed)
+                            {an.memory.id: an.sentences for an in analysed}, user, config.cot_per_pair, config.seed,
+                            superseded={mem_id: set(groups) for mem_id, groups in superseded.items()})
     if "abstention" in kinds:
         n = round(config.abstention_per_memory * len(memories))
         entities = named_entities([(an.memory.id, an.text, an.clauses) for an in analysed], user)

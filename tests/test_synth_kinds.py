@@ -234,6 +234,17 @@ def test_knowledge_update_latest_value_wins():
     assert not stale, [e.prompt for e in stale]
 
 
+def test_a_chain_never_answers_with_a_superseded_value():
+    # A two-hop chain through the older memory taught "How much does Lena's cat weigh? ... So the answer is 5.2 kg."
+    # beside the update data's "How much does Pixel weigh now? 4.4 kg.": the adapter answered the "now" question 5.2.
+    mems = [Memory(id="w1", text="My cat is called Pixel.", time="2023-01-01T00:00:00Z"),
+            Memory(id="w2", text="Pixel weighs 5.2 kg.", time="2023-02-01T00:00:00Z"),
+            Memory(id="w3", text="Weighed Pixel this morning: 4.4 kg.", time="2024-06-01T00:00:00Z")]
+    cot = [e for e in synthesize(mems, USER, SynthConfig()) if e.kind == "cot"]
+    assert any(e.response.endswith("So the answer is 4.4 kg.") for e in cot), [e.response for e in cot]
+    assert not any("5.2" in e.response.split("So the answer is")[-1] for e in cot), [e.response for e in cot]
+
+
 def test_normaliser_handles_chat_lines_labels_and_diary_fragments():
     assert third_person_sentences("user: btw my cat's called Pixel lol", USER) == ["Lena's cat is called Pixel."]
     assert third_person_sentences("Joined a climbing gym on Main Street today.", USER) == [
