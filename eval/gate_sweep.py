@@ -2,10 +2,11 @@
 
 Eval records, for every parametric and hybrid reply, the probability the adapter gave "I don't know" as its first
 token (`abstain_p`) and the greedy reply the gate replaced (`ungated_reply`), so any threshold can be replayed
-without the adapter. This is a diagnostic: a threshold picked from this table on the same questions is tuned on
-the test set, and a report that uses it has to say so.
+without the adapter. A threshold picked from this table on the same questions is tuned on the test set; with
+--calibrate-on DEV_DIR the threshold is instead picked on another run's questions (a development set, e.g. the
+examples' dev_questions.jsonl answered with `eval --reuse-adapter`) and this run is scored at it.
 
-Run: python -m eval.gate_sweep RUN_DIR [--thresholds 0.05,0.1,0.2] [--method parametric]
+Run: python -m eval.gate_sweep RUN_DIR [--thresholds 0.05,0.1,0.2] [--method parametric] [--calibrate-on DEV_DIR]
 Writes RUN_DIR/gate_sweep.json and RUN_DIR/gate_sweep.png, prints a table of accuracy by question type.
 """
 
@@ -52,6 +53,25 @@ def sweep(records: list[dict], thresholds=DEFAULT_THRESHOLDS, method: str = "par
     return {"method": method, "n": len(rows), "thresholds": out}
 
 
+def calibrate(dev_records: list[dict], thresholds=DEFAULT_THRESHOLDS, method: str = "parametric") -> dict:
+    """The threshold with the best balanced accuracy (mean over question types) on a development run.
+
+    Balanced, because a development set holds far more unanswerable questions than a user asks, and plain accuracy
+    would reward refusing. Ties go to the higher threshold: the gate that intervenes least.
+
+    Returns:
+        {"threshold", "dev_macro", "dev_by_type"}.
+    """
+    points = sweep(dev_records, thresholds, method)["thresholds"]
+    best = max(points, key=lambda p: (round(sum(p["by_type"].values()) / len(p["by_type"]), 4), p["threshold"]))
+    macro = round(sum(best["by_type"].values()) / len(best["by_type"]), 4)
+    return {"threshold": best["threshold"], "dev_macro": macro, "dev_by_type": best["by_type"]}
+
+
+def _records(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "answers.jsonl").read_text(encoding="utf-8").splitlines() if line]
+
+
 def sweep_figure(result: dict, used: float | None = None):
     """Accuracy per question type against the gate threshold (log x axis)."""
     from matplotlib.figure import Figure
@@ -79,11 +99,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", help="an eval output folder (answers.jsonl, report.json)")
     parser.add_argument("--thresholds", default=",".join(str(t) for t in DEFAULT_THRESHOLDS))
     parser.add_argument("--method", default="parametric", choices=("parametric", "hybrid"))
+    parser.add_argument("--calibrate-on", metavar="DEV_DIR",
+                        help="pick the threshold on this other eval run (its best balanced accuracy) and score RUN_DIR "
+                             "at it")
     args = parser.parse_args(argv)
     run = Path(args.run_dir)
-    records = [json.loads(line) for line in (run / "answers.jsonl").read_text(encoding="utf-8").splitlines()]
-    thresholds = [float(t) for t in args.thresholds.split(",")]
+    records = _records(run)
+    thresholds = sorted({float(t) for t in args.thresholds.split(",")})
     result = sweep(records, thresholds, args.method)
+    if args.calibrate_on:
+        chosen = calibrate(_records(Path(args.calibrate_on)), thresholds, args.method)
+        at = next(p for p in result["thresholds"] if p["threshold"] == chosen["threshold"])
+        result["calibrated"] = {"on": args.calibrate_on, **chosen, "accuracy": at["accuracy"], "by_type": at["by_type"]}
     report = json.loads((run / "report.json").read_text(encoding="utf-8")) if (run / "report.json").exists() else {}
     used = (((report.get("config") or {}).get("run") or {}).get("answer") or {}).get("abstain_threshold")
     atomic_write(run / "gate_sweep.json", lambda fh: json.dump(result, fh, indent=2))
@@ -92,6 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     print("threshold  overall  " + "  ".join(f"{t[:12]:>12}" for t in types))
     for p in result["thresholds"]:
         print(f"{p['threshold']:>9g}  {p['accuracy']:7.3f}  " + "  ".join(f"{p['by_type'][t]:12.3f}" for t in types))
+    if "calibrated" in result:
+        cal = result["calibrated"]
+        print(f"threshold chosen on {cal['on']}: {cal['threshold']:g} (dev balanced accuracy {cal['dev_macro']:.3f}); "
+              f"this run at it: overall {cal['accuracy']:.3f}, "
+              + ", ".join(f"{t} {a:.3f}" for t, a in cal["by_type"].items()))
     print(f"wrote {run / 'gate_sweep.json'} and {run / 'gate_sweep.png'}")
     return 0
 

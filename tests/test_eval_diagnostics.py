@@ -47,3 +47,35 @@ def test_gate_sweep_replays_the_gate_from_recorded_probabilities(tmp_path):
     assert main([str(tmp_path), "--thresholds", "0.2,1.0"]) == 0
     assert (tmp_path / "gate_sweep.png").stat().st_size > 0
     assert json.loads((tmp_path / "gate_sweep.json").read_text())["thresholds"][1]["accuracy"] == 0.5
+
+
+def test_gate_threshold_is_chosen_on_a_separate_dev_run(tmp_path):
+    import json
+
+    from eval.gate_sweep import calibrate, main
+
+    def rec(qtype, p, right):
+        # right: the greedy reply is right (an abstention question's greedy reply invents an answer when not right)
+        gold = ["unknown"] if qtype == "abstention" else ["Oslo"]
+        greedy = "Oslo." if qtype != "abstention" else ("I don't know." if right else "Lena's shoe size is 9.")
+        return {"method": "parametric", "type": qtype, "reply": greedy, "ungated_reply": None, "answers": gold,
+                "abstain_p": p}
+
+    # dev: a gate at 0.2 turns two invented answers into refusals and costs one answerable question; at 0.05 it
+    # costs three. The balanced (macro) accuracy is best at 0.2; at 1.0 (off) it is 0.75.
+    dev = [rec("single-hop", 0.01, True), rec("single-hop", 0.3, True), rec("single-hop", 0.1, True),
+           rec("single-hop", 0.06, True), rec("abstention", 0.25, False), rec("abstention", 0.4, False),
+           rec("abstention", 0.9, True), rec("abstention", 0.95, True)]
+    chosen = calibrate(dev, thresholds=(0.05, 0.2, 0.5, 1.0))
+    assert chosen["threshold"] == 0.2 and chosen["dev_macro"] == 0.875
+    # the run is scored at the threshold the dev run chose, never at its own best one
+    run = [rec("single-hop", 0.01, True), rec("single-hop", 0.3, True), rec("abstention", 0.1, False)]
+    dev_dir, run_dir = tmp_path / "dev", tmp_path / "run"
+    for d, rows in ((dev_dir, dev), (run_dir, run)):
+        d.mkdir()
+        (d / "answers.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    assert main([str(run_dir), "--thresholds", "0.05,0.2,0.5,1.0", "--calibrate-on", str(dev_dir)]) == 0
+    cal = json.loads((run_dir / "gate_sweep.json").read_text())["calibrated"]
+    assert cal["threshold"] == 0.2 and cal["on"] == str(dev_dir)
+    assert cal["by_type"] == {"abstention": 0.0, "single-hop": 0.5}
+
