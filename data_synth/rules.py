@@ -297,6 +297,10 @@ def _memory_examples(an: Analysis, user: str, config: SynthConfig, kinds: set[st
                     forms = date_forms(short)
                     short = forms[date_turn.get(short, 0) % len(forms)]
                     date_turn[qa.short.strip()] = date_turn.get(qa.short.strip(), 0) + 1
+                    # ISO only when asked: a plain "When ...?" answered "2025-06-30." taught replies in ISO to people
+                    iso = re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", short)
+                    if iso and short != qa.short.strip():
+                        prompt = prompt.rstrip("?").rstrip() + (" (YYYY-MM-DD)?" if iso.group(1) else " (YYYY-MM)?")
                 response = cap_first(short) + "."
                 style = "short"
             else:

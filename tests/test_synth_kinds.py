@@ -51,6 +51,18 @@ def test_temporal_questions_use_the_time_field_and_several_date_spellings():
     assert not any("2022" in e.response for e in without)
 
 
+def test_an_iso_date_is_taught_only_to_a_question_that_asks_for_it():
+    # A plain "When ...?" answered "2025-06-30." taught the adapter to reply in ISO to people, and a reply in ISO is
+    # wrong under containment scoring when the gold is written out ("30 June 2025").
+    mems = [Memory(id="p1", text="My passport expires on 30 June 2025."),
+            Memory(id="p2", text="On 22 December 2023 I won 3,400 kroner in the office raffle.", kind="episodic")]
+    dated = [e for e in synthesize(mems, USER, SynthConfig()) if e.kind == "temporal" and "/short" in e.template]
+    iso = [e for e in dated if re.fullmatch(r"\d{4}-\d{2}-\d{2}\.", e.response)]
+    assert iso and all(e.prompt.endswith("(YYYY-MM-DD)?") for e in iso), [(e.prompt, e.response) for e in iso]
+    spelled = {e.response.rstrip(".") for e in dated if not e.prompt.endswith("(YYYY-MM-DD)?")}
+    assert {"30 June 2025", "June 30, 2025"} <= spelled or {"22 December 2023", "December 22, 2023"} <= spelled, spelled
+
+
 def test_paraphrase_switch_controls_wordings_per_slot():
     mem = [Memory(id="p1", text="I'm allergic to hazelnuts, so I always carry an EpiPen in my red backpack.")]
     many = [e for e in synthesize(mem, USER, SynthConfig(kinds=["qa", "paraphrase"])) if e.kind == "qa"]
