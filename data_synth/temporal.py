@@ -1,8 +1,9 @@
 """Dates for temporal questions: several spellings of one date, and the date of an episodic memory from its `time`.
 
 "14 May 2024" is also taught as "May 14, 2024" and, to a question that asks for it ("... (YYYY-MM-DD)?"),
-"2024-05-14", so a question or a grader expecting another format still matches. An episodic memory whose text carries no date gets its `time` field as a leading
-"On 2 April 2023, ..." before analysis, so the usual date questions ("When did Maya ...?") are asked about it.
+"2024-05-14", so a question or a grader expecting another format still matches. An episodic memory whose text
+carries no date gets its `time` field as a leading "On 2 April 2023, ..." before analysis, so the usual date
+questions ("When did Maya ...?") are asked about it.
 Used by data_synth.rules; not run directly.
 """
 

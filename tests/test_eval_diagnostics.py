@@ -78,4 +78,3 @@ def test_gate_threshold_is_chosen_on_a_separate_dev_run(tmp_path):
     cal = json.loads((run_dir / "gate_sweep.json").read_text())["calibrated"]
     assert cal["threshold"] == 0.2 and cal["on"] == str(dev_dir)
     assert cal["by_type"] == {"abstention": 0.0, "single-hop": 0.5}
-
