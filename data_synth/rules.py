@@ -27,7 +27,7 @@ from data_synth.questions import ClauseQuestions
 from data_synth.schema import Example
 from data_synth.slots import Clause, analyse
 from data_synth.temporal import date_forms, dated_text
-from data_synth.updates import Update, find_updates, update_response
+from data_synth.updates import Update, find_updates, names_old_state, update_response
 from memory_lora.config import SynthConfig
 from memory_lora.records import Memory
 
@@ -220,15 +220,22 @@ def _past_forms(past: str) -> list[str]:
     return forms
 
 
-def _update_examples(prompt: str, up: Update, old_sent: str, new_sent: str, ids: list[str], n: int) -> list[Example]:
-    """A superseded slot: the plain and "now" questions get the new value, "before" the old one."""
+def _update_examples(prompt: str, up: Update, old_sent: str, new_sent: str, ids: list[str], n: int,
+                     old_values: set[str] = frozenset()) -> list[Example]:
+    """A superseded slot: the plain and "now" questions get the new value, "before" the old one.
+
+    A question worded by the old memory (see updates.names_old_state) is asked only about the past.
+    """
     q = prompt.rstrip("?")
     # "Where does Ravi live before?" -> "Where did Ravi live before?": the old value is asked in the past tense.
     past = re.sub(r"\b(does|do|is|am|are)\b", lambda m: PAST_AUX[m.group(1)], q, count=1)
     out = []
     forms = _past_forms(past)
     before = forms[n % len(forms)]
+    old_only = names_old_state(q, old_sent, new_sent, old_values - {up.old})
     for text, now, tag in ((prompt, True, "plain"), (f"{q} now?", True, "now"), (before, False, "before")):
+        if now and old_only:
+            continue
         short = up.new if now else up.old
         response = (cap_first(short) + ".") if (n + len(out)) % 2 == 0 else update_response(old_sent, new_sent,
                                                                                             now, short)
@@ -308,7 +315,8 @@ def _memory_examples(an: Analysis, user: str, config: SynthConfig, kinds: set[st
                 style = "full"
             if updates and qa.group in updates and qa.short:  # superseded: teach old as past, new as current
                 up, new_sent = updates[qa.group]
-                examples += _update_examples(prompt, up, sent, new_sent, ids, n)
+                examples += _update_examples(prompt, up, sent, new_sent, ids, n,
+                                             {u.old for u, _ in updates.values()})
                 continue
             template = f"qa/{qa.wh.split('/')[0]}/{style}" + ("/first" if first else "")
             examples.append(Example(prompt=prompt, response=response.replace("..", "."),

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
-from data_synth.grammar import cap_first, norm
+from data_synth.grammar import ADVERBS, DETERMINERS, MODALS, PREPOSITIONS, PRONOUNS, cap_first, norm
 from data_synth.slots import Clause
 
 CUES = re.compile(r"\b(now|switched|switch|moved|move|changed|new|no longer|cancell?ed|instead|any ?more|"
@@ -139,3 +140,32 @@ def update_response(old_sentence: str, new_sentence: str, now: bool, short: str)
     """The reply that teaches both values in time order; `now` selects which one the question asks for."""
     answer = f"Now: {short}." if now else f"Before: {short}."
     return f"{cap_first(answer)} Earlier: {old_sentence.rstrip('.')}. Later: {new_sentence.rstrip('.')}."
+
+
+# Words that never name a state: "on day shifts" -> "on night shifts" replaces "day", not "on".
+_FUNCTION_WORDS = PREPOSITIONS | DETERMINERS | PRONOUNS | MODALS | ADVERBS | {"i", "my", "is", "am", "are", "was",
+                                                                              "were", "and", "or", "now"}
+
+
+def names_old_state(question: str, old_sent: str, new_sent: str, old_values: set[str]) -> bool:
+    """Whether a question is worded by the old memory, so that the new value would not answer it.
+
+    Two signs: it quotes another superseded value of the memory ("I am on day shifts, what time to 3pm?"), or a word
+    the new memory replaced before the same noun ("day shifts" where the new memory says "night shifts").
+    """
+    q, old, new = f" {norm(question)} ", norm(old_sent).split(), norm(new_sent).split()
+    new_text = f" {' '.join(new)} "
+
+    def core(value: str) -> str:  # "a sonographer" -> "sonographer"
+        return " ".join(w for w in norm(value).split() if w not in DETERMINERS)
+
+    # a value the new memory still says ("sonographer" in "senior sonographer") does not date the question
+    if any(core(v) and f" {core(v)} " in q and f" {core(v)} " not in new_text for v in old_values):
+        return True
+    before_new = {(b, a) for a, b in pairwise(new)}  # (noun, the word before it) in the new memory
+    for a, b in pairwise(old):  # "day shifts" in the old memory and the question, "night shifts" in the new
+        if a in _FUNCTION_WORDS or b in _FUNCTION_WORDS or f" {a} {b} " not in q or f" {a} {b} " in new_text:
+            continue
+        if any(n == b and w != a and w not in _FUNCTION_WORDS for n, w in before_new):
+            return True
+    return False

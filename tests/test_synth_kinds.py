@@ -257,6 +257,20 @@ def test_a_chain_never_answers_with_a_superseded_value():
     assert not any("5.2" in e.response.split("So the answer is")[-1] for e in cot), [e.response for e in cot]
 
 
+def test_a_question_worded_by_the_old_memory_is_not_given_the_new_value():
+    # "What time is the user on day shifts to?" -> "6am" (the night shift's end) and "I am on day shifts, what time
+    # to 3pm now?" -> "10pm" mixed the two memories: a question that names the old state (a modifier the new memory
+    # replaced, "day" -> "night", or another superseded value) is asked only about the past.
+    mems = [Memory(id="s1", text="I'm on day shifts, 7am to 3pm.", time="2023-01-01T00:00:00Z"),
+            Memory(id="s2", text="Switched to night shifts in May, 10pm to 6am.", time="2024-05-01T00:00:00Z")]
+    updates = [e for e in synthesize(mems, USER, SynthConfig()) if e.template.startswith("update/")]
+    current = [e for e in updates if e.template in ("update/plain", "update/now")]
+    assert any(e.template == "update/before" for e in updates), [e.prompt for e in updates]
+    mixed = [(e.prompt, e.response) for e in current if re.search(r"\bday\b|\b(7am|3pm)\b", e.prompt)]
+    assert not mixed, mixed
+    assert current and all(re.match(r"(Now: )?(10pm|6am)", e.response) for e in current), [e.response for e in current]
+
+
 def test_normaliser_handles_chat_lines_labels_and_diary_fragments():
     assert third_person_sentences("user: btw my cat's called Pixel lol", USER) == ["Lena's cat is called Pixel."]
     assert third_person_sentences("Joined a climbing gym on Main Street today.", USER) == [
