@@ -221,7 +221,7 @@ def _past_forms(past: str) -> list[str]:
 
 
 def _update_examples(prompt: str, up: Update, old_sent: str, new_sent: str, ids: list[str], n: int,
-                     old_values: set[str] = frozenset()) -> list[Example]:
+                     old_values: frozenset[str] | set[str] = frozenset()) -> list[Example]:
     """A superseded slot: the plain and "now" questions get the new value, "before" the old one.
 
     A question worded by the old memory (see updates.names_old_state) is asked only about the past.

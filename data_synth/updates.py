@@ -5,7 +5,8 @@ Two memories are an update pair when the later one (by `time`, else by order) ta
 update cue ("now", "switched", "moved", "new", "no longer", "first day", ...). The earlier memory's slots of the kind
 the later one restates (a place, a number, a name), introduced by a matching preposition and belonging to a present
 state ("lives in", "mobile is"; a past event such as "joined a gym in 2023" stays true), are then superseded: its
-plain questions are answered with the new value, and "before"/"used to" questions keep the old.
+plain questions are answered with the new value, and "before"/"used to" questions keep the old. A question worded
+by the old memory ("What time is Ravi on day shifts to?" once he works nights) is only asked about the past.
 These are rules, so they miss updates phrased with no shared word; a teacher backend can do better.
 Used by data_synth.rules; not run directly.
 """
@@ -147,7 +148,7 @@ _FUNCTION_WORDS = PREPOSITIONS | DETERMINERS | PRONOUNS | MODALS | ADVERBS | {"i
                                                                               "were", "and", "or", "now"}
 
 
-def names_old_state(question: str, old_sent: str, new_sent: str, old_values: set[str]) -> bool:
+def names_old_state(question: str, old_sent: str, new_sent: str, old_values: frozenset[str] | set[str]) -> bool:
     """Whether a question is worded by the old memory, so that the new value would not answer it.
 
     Two signs: it quotes another superseded value of the memory ("I am on day shifts, what time to 3pm?"), or a word
