@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 
 from data_synth.grammar import DETERMINERS, PERSON_NOUNS, cap_first, norm
@@ -137,7 +138,7 @@ def _substitute(question: str, form: str, rel: str) -> str:
 
 
 def cot_examples(analysed: list[tuple[str, list[Clause]]], sentences: dict[str, list[str]], user: str,
-                 per_pair: int, seed: int, superseded: dict[str, set[str]] | None = None) -> list[Example]:
+                 per_pair: int, seed: int, superseded: Mapping[str, Container[str]] | None = None) -> list[Example]:
     """Two-hop examples for every (alias memory, other memory naming the alias) pair.
 
     Args:
@@ -146,8 +147,8 @@ def cot_examples(analysed: list[tuple[str, list[Clause]]], sentences: dict[str, 
         user: The user's display name.
         per_pair: Most examples per memory pair.
         seed: Makes the choice of questions deterministic.
-        superseded: memory id -> slot groups a later memory replaced. A chain never answers with such a slot: it
-            would teach the old value as the present one, against the update data ("How much does Pixel weigh
+        superseded: memory id -> the slot groups a later memory replaced. A chain never answers with such a slot:
+            it would teach the old value as the present one, against the update data ("How much does Pixel weigh
             now? 4.4 kg." beside a chain ending "So the answer is 5.2 kg.").
 
     Returns:
@@ -164,7 +165,7 @@ def cot_examples(analysed: list[tuple[str, list[Clause]]], sentences: dict[str, 
             if mem_id == alias.memory_id:
                 continue
             picked = []
-            stale = (superseded or {}).get(mem_id, set())
+            stale = (superseded or {}).get(mem_id, ())
             for cl in clauses:
                 form = _mentions(cl.text, alias.name)
                 if not form:

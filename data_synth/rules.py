@@ -260,6 +260,7 @@ def _memory_examples(an: Analysis, user: str, config: SynthConfig, kinds: set[st
         origin: dict[int, tuple[Clause, str]] = {}
         slot_kind: dict[str, str] = {}
         old_groups = set(updates or ())  # this memory's superseded slots
+        old_values = frozenset(up.old for up, _ in (updates or {}).values())
         for cl, sent in zip(clauses, sentence_of, strict=True):
             slot_kind.update(_slot_kinds(cl))
             qs = ClauseQuestions(cl).all()
@@ -315,8 +316,7 @@ def _memory_examples(an: Analysis, user: str, config: SynthConfig, kinds: set[st
                 style = "full"
             if updates and qa.group in updates and qa.short:  # superseded: teach old as past, new as current
                 up, new_sent = updates[qa.group]
-                examples += _update_examples(prompt, up, sent, new_sent, ids, n,
-                                             {u.old for u, _ in updates.values()})
+                examples += _update_examples(prompt, up, sent, new_sent, ids, n, old_values)
                 continue
             template = f"qa/{qa.wh.split('/')[0]}/{style}" + ("/first" if first else "")
             examples.append(Example(prompt=prompt, response=response.replace("..", "."),
@@ -385,7 +385,7 @@ def synthesize(memories: list[Memory], user_name: str, config: SynthConfig | Non
     if "cot" in kinds:
         out += cot_examples([(an.memory.id, an.clauses) for an in analysed],
                             {an.memory.id: an.sentences for an in analysed}, user, config.cot_per_pair, config.seed,
-                            superseded={mem_id: set(groups) for mem_id, groups in superseded.items()})
+                            superseded=superseded)
     if "abstention" in kinds:
         n = round(config.abstention_per_memory * len(memories))
         entities = named_entities([(an.memory.id, an.text, an.clauses) for an in analysed], user)

@@ -157,11 +157,10 @@ def names_old_state(question: str, old_sent: str, new_sent: str, old_values: fro
     q, old, new = f" {norm(question)} ", norm(old_sent).split(), norm(new_sent).split()
     new_text = f" {' '.join(new)} "
 
-    def core(value: str) -> str:  # "a sonographer" -> "sonographer"
-        return " ".join(w for w in norm(value).split() if w not in DETERMINERS)
-
-    # a value the new memory still says ("sonographer" in "senior sonographer") does not date the question
-    if any(core(v) and f" {core(v)} " in q and f" {core(v)} " not in new_text for v in old_values):
+    # an old value without its article ("a sonographer" -> "sonographer"); one the new memory still says ("senior
+    # sonographer") does not date the question
+    cores = (" ".join(w for w in norm(v).split() if w not in DETERMINERS) for v in old_values)
+    if any(c and f" {c} " in q and f" {c} " not in new_text for c in cores):
         return True
     before_new = {(b, a) for a, b in pairwise(new)}  # (noun, the word before it) in the new memory
     for a, b in pairwise(old):  # "day shifts" in the old memory and the question, "night shifts" in the new
