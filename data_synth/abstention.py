@@ -4,17 +4,19 @@ Without them an adapter answers every question about the user with some memorise
 
 - user topics: generic personal attributes ("What is Maya's blood type?");
 - missing relations: family members, pets and people the memories never mention ("What is the name of Maya's
-  brother?" when only a sister is mentioned), the near misses an adapter is most tempted to answer;
+  brother?" when only a sister is mentioned), the near misses an adapter is most tempted to answer, asked first;
 - known people, unknown facts: attributes of a person the memories name that none of the memories about that
   person states ("How old is Teodor?", "Who is Åsa married to?"), asked by name and by relation;
 - known things, unknown details: a detail of a kind of thing the memories mention that none of the memories
   mentioning it states ("What is the address of the bakery?" when a bakery is mentioned without a street), so that
-  knowing about a thing is not taken for knowing everything about it.
+  knowing about a thing is not taken for knowing everything about it. A thing the memory describes is named as it
+  does ("What was the title of my kelp growth paper?").
 
 A question is used only when none of its keywords occurs in the memories it is about (all memories for the user,
 the memories naming the person for a person), so the adapter is never taught to deny something it was told; the
 check is deliberately broad (a keyword is a word prefix). The templates are written for this file, independent of
-any evaluation set. Used by data_synth.rules; not run directly.
+any evaluation set's wording; the thesis-title, airline and race questions were added after the bundled examples'
+held-out and dev misses showed those kinds of refusal missing. Used by data_synth.rules; not run directly.
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ TOPICS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # a street name anywhere is an address the adapter must not deny ("New place is 14 Kōwhai Terrace")
     ("What is {u}'s home address?", ADDRESS),
     ("What did {u} study at university?", ("studied", "study", "degree", "university", "college")),
+    ("What was the title of {u}'s thesis?", ("thesis", "dissertation")),
     ("Which laptop does {u} use?", ("laptop", "computer", "macbook")),
     ("What is {u}'s favourite film?", ("film", "movie")),
     ("Which newspaper does {u} read?", ("newspaper", "news")),
@@ -108,6 +111,12 @@ RELATIONS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("rabbit", ("rabbit", "bunny"), "pet"),
     ("horse", ("horse", "pony"), "pet"),
 )
+# The relation an adapter most readily confuses with a known one: asked about a father when only a mum is mentioned,
+# the f6b3abf and ebcc9b9 ravi adapters answered with the mum's name, so these near misses are asked first.
+COUNTERPARTS = {"brother": "sister", "sister": "brother", "father": "mother", "mother": "father", "son": "daughter",
+                "daughter": "son", "husband": "wife", "wife": "husband", "grandfather": "grandmother",
+                "grandmother": "grandfather", "uncle": "aunt", "aunt": "uncle", "niece": "nephew", "nephew": "niece",
+                "dog": "cat", "cat": "dog"}
 RELATION_QUESTIONS = {
     "person": ("What is the name of {u}'s {r}?", "Who is {u}'s {r}?", "What does {u}'s {r} do for a living?",
                "Where does {u}'s {r} live?"),
@@ -132,6 +141,7 @@ PERSON_TOPICS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("What is {e}'s favourite hobby?", ("hobby", "favourite", "favorite", "enjoy", "love")),
 )
 MONEY = "$money"  # a keyword that matches any amount of money
+CLOCK = "$clock"  # a keyword that matches any time or duration written with a colon ("54:31", "1:52:07")
 COLOURS = ("red", "blue", "green", "black", "white", "grey", "gray", "silver", "yellow", "orange", "purple", "pink",
            "brown", "gold", "colour", "color")
 # (trigger words: a memory mentioning one is about such a thing, questions with {t} = "the <word>" or "{u}'s <word>",
@@ -149,12 +159,14 @@ DETAILS: tuple[tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]], 
       ("How long did {t} take?", ("hour", "minute", "min", "long")))),
     (("thesis", "dissertation", "paper", "article", "talk", "poster", "novel", "essay"),
      (("What is {t} called?", ("title", "titled", "called", "named", "'", "\"")),
+      ("What was the title of {t}?", ("title", "titled", "called", "named", "'", "\"")),
       ("How many pages does {t} have?", ("page",)), ("Who published {t}?", ("publish", "journal", "press")))),
     (("phone", "laptop", "camera", "tablet", "bike", "bicycle", "car", "scooter", "van", "kettle"),
      (("What colour is {t}?", COLOURS), ("How much did {u} pay for {t}?", (MONEY, "paid", "cost", "price", "free")),
       ("Where did {u} buy {t}?", ("bought", "buy", "from", "shop", "store", "gift", "given")))),
     (("flew", "flight", "fly", "flying", "landed", "airport"),
-     (("What was {u}'s flight number?", ("flight number", "flight no")),
+     (("Which airline did {u} fly with?", ("airline", "airways", "flew with", "flying with")),
+      ("What was {u}'s flight number?", ("flight number", "flight no")),
       ("What seat did {u} have on the flight?", ("seat", "window", "aisle")),
       ("How long was {u}'s flight?", ("hour", "long", "layover")))),
     (("rent", "rents", "landlord", "landlady"),
@@ -169,10 +181,15 @@ DETAILS: tuple[tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]], 
     (("concert", "conference", "race", "festival", "match", "quiz", "gig"),
      (("How many people were at {t}?", ("guest", "people", "crowd", "attend")),
       ("How much did the tickets for {t} cost?", (MONEY, "ticket", "free", "entry")))),
+    (("race", "marathon", "triathlon", "10k", "5k", "duathlon"),
+     (("What was {u}'s finishing time in {t}?", (CLOCK, "finish", "time", "minute", "hour")),
+      ("What place did {u} come in {t}?", ("place", "position", "podium", "first", "second", "third", "won", "win")),
+      ("How many people took part in {t}?", ("people", "runner", "entrant", "field", "took part")))),
     (("club", "team", "band", "choir", "society", "league"),
      (("How many members does {t} have?", ("member", "people")), ("When was {t} founded?", ("found", "since")),
       ("Who captains {t}?", ("captain", "leader", "lead", "run")))),
 )
+CLOCK_RE = re.compile(r"\b\d{1,2}:\d{2}\b")
 MONEY_RE = re.compile(r"[£$€¥]\s?\d|\b\d[\d,.]*\s?(?:kr|nok|sek|dkk|usd|eur|gbp|nzd|dollars?|pounds?|euros?|"
                       r"kroner|krona|rupees?)\b", re.I)
 # Attributes that fit any named being or thing (a pet, a car with a name): only age and birthday.
@@ -216,8 +233,8 @@ def _absent(keys: tuple[str, ...], corpus: str, raw: str = "") -> bool:
     that normalises to nothing (a quote mark, "%") is looked for in `raw` as written.
     """
     for k in keys:
-        if k == MONEY:
-            if MONEY_RE.search(raw):
+        if k in (MONEY, CLOCK):
+            if (MONEY_RE if k == MONEY else CLOCK_RE).search(raw):
                 return False
         elif not norm(k):
             if k in raw:
@@ -235,12 +252,50 @@ def _user_questions(corpus: str) -> list[str]:
     return [q for q, keys in TOPICS if _absent(keys, corpus)]
 
 
-def _relation_questions(corpus: str) -> list[str]:
-    out = []
-    for rel, keys, kind in RELATIONS:
-        if _absent(keys, corpus):
-            out += [q.replace("{r}", rel) for q in RELATION_QUESTIONS[kind]]
-    return out
+def _relation_questions(corpus: str) -> tuple[list[str], list[str]]:
+    """Questions about relations no memory mentions: (near misses, the rest).
+
+    A near miss is the counterpart of a mentioned relation (a father when a mum is mentioned, a dog beside a cat).
+    """
+    absent = {rel for rel, keys, _ in RELATIONS if _absent(keys, corpus)}
+    near, far = [], []
+    for rel, _, kind in RELATIONS:
+        if rel in absent:
+            bucket = near if rel in COUNTERPARTS and COUNTERPARTS[rel] not in absent else far
+            bucket += [q.replace("{r}", rel) for q in RELATION_QUESTIONS[kind]]
+    return near, far
+
+
+DETERMINERS = r"(?i:the|a|an|my|his|her|their|our)"
+NOT_MODIFIERS = {"to", "of", "in", "at", "on", "with", "for", "from", "by", "and", "or", "is", "was", "are", "were",
+                 "that", "which", "who", "called", "named", "new", "old", "first", "last", "next"}
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")
+
+
+def _thing_phrase(word: str, text: str, user: str) -> str:
+    """The thing as `text` describes it ("the kelp growth paper", "the conference in Reykjavík"), or "".
+
+    Only a phrase that says more than the bare word is returned: a question naming the very thing the memory names
+    teaches that knowing about a thing is not knowing all its details. Words between a determiner and `word` are
+    its modifiers; a following "in <Place>" is kept (not a month).
+    """
+    m = re.search(rf"(?<!\w)(?:{DETERMINERS}|{re.escape(user)}'s)\s+((?:[\w'-]+\s+){{0,3}}?){re.escape(word)}(?!\w)"
+                  rf"(\s+in\s+[A-ZÀ-Þ][\w-]+)?", text)
+    if not m:
+        return ""
+    mods = m.group(1).split()
+    # a possessive inside ("his cousin Divya's wedding") makes an awkward "the cousin Divya's wedding"
+    if any(w.lower() in NOT_MODIFIERS or w.lower() == user.lower() or w.endswith("'s") for w in mods):
+        return ""
+    place = m.group(2) or ""
+    if place and place.split()[-1] in MONTHS:
+        place = ""
+    if not (mods or place):
+        return ""
+    # "Maya's favourite novel" stays hers: "the favourite novel" reads as some other novel
+    owner = "{u}'s" if re.match(rf"(?i:my)\b|{re.escape(user)}'s", m.group(0)) and not place else "the"
+    return f"{owner} {' '.join(mods + [word])}{place}"
 
 
 def _detail_questions(memory_texts: list[str], user: str) -> list[str]:
@@ -262,11 +317,14 @@ def _detail_questions(memory_texts: list[str], user: str) -> list[str]:
                 texts += [t for t in memory_texts if t not in texts and linked.search(t)]
             corpus, raw = _corpus(texts), " ".join(texts)
             owned = re.search(rf"\b(?:my|{re.escape(user)}'s)\s+{re.escape(word)}\b", raw, re.I)
-            thing = f"{{u}}'s {word}" if owned else f"the {word}"
+            phrase = _thing_phrase(word, texts[0], user)
+            thing = phrase or (f"{{u}}'s {word}" if owned else f"the {word}")
+            # "How many points did Ravi get in Ravi's driving test?": a described thing's owner is not named twice
+            with_user = re.sub(r"^\{u\}'s ", "the ", phrase) or thing
             # a named place ("the Sjøgata clinic") may carry its street in its name: never deny the address
             named = re.search(rf"\b(?!(?:The|A|An|My|Our|This|That)\b)[A-ZÀ-Þ][\w'-]*\s+{re.escape(word)}\b", raw)
-            out += [q.replace("{t}", thing) for q, keys in details
-                    if _absent(keys, corpus, raw) and not (named and keys is ADDRESS)]
+            out += [q.replace("{t}", with_user if "{u}" in q else thing)
+                    for q, keys in details if _absent(keys, corpus, raw) and not (named and keys is ADDRESS)]
     return list(dict.fromkeys(out))
 
 
@@ -299,10 +357,13 @@ def abstention_examples(memory_texts: list[str], user: str, n: int, seed: int,
     """
     rng = random.Random(seed)
     corpus = _corpus(memory_texts)
-    sources = [_user_questions(corpus), _relation_questions(corpus), _entity_questions(entities or [], rng),
-               _detail_questions(memory_texts, user)]
+    near, far = _relation_questions(corpus)
+    rng.shuffle(near)
+    rng.shuffle(far)
+    sources = [_user_questions(corpus), _entity_questions(entities or [], rng), _detail_questions(memory_texts, user)]
     for s in sources:
         rng.shuffle(s)
+    sources.insert(1, near + far)  # every near miss is asked before any other missing relation
     mixed = [s[i] for i in range(max(map(len, sources), default=0)) for s in sources if i < len(s)]
     out: list[Example] = []
     seen: set[str] = set()

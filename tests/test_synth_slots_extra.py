@@ -6,6 +6,8 @@ Run: `pytest tests/test_synth_slots_extra.py -q`. Uses invented memories only, n
 
 from __future__ import annotations
 
+import re
+
 from data_synth.abstention import abstention_examples
 from data_synth.categories import category
 from data_synth.rules import synthesize
@@ -116,7 +118,7 @@ def test_abstention_denies_unstated_details_of_mentioned_things_only():
     prompts = [e.prompt for e in abstention_examples(texts, USER, n=400, seed=0)]
     # a detail no memory states is asked about the thing, in some wording
     assert any("address of the bakery?" in p for p in prompts), prompts
-    assert any("points did" in p and "in the test?" in p for p in prompts), prompts
+    assert any("points did" in p and "in the driving test?" in p for p in prompts), prompts
     # a detail stated one hop away (the quiz team's pub is on Mill Street) is never denied
     assert not any("address of the pub" in p for p in prompts), prompts
     # no kind of thing the memories never mention
@@ -126,3 +128,29 @@ def test_abstention_denies_unstated_details_of_mentioned_things_only():
     plain = [e.prompt for e in abstention_examples(["The clinic is near us."], USER, n=400, seed=0)]
     assert not any("address of the clinic" in p for p in named), named
     assert any("address of the clinic" in p for p in plain), plain
+
+
+def test_abstention_names_a_described_thing_as_the_memory_does():
+    texts = ["On 2 May 2024 I presented my kelp growth paper at a conference in Reykjavík.",
+             "On 3 June 2024 I ran the Leeds half marathon in 1:52:07.",
+             "Priya is training for the Lake Karapiro triathlon in November.",
+             "On 27 December 2023 Lena attended her cousin Divya's wedding in Kochi."]
+    prompts = [e.prompt for e in abstention_examples(texts, USER, n=400, seed=0)]
+    # the thing is named as described, with its place but never a month; the owner once
+    assert any(re.search(r"title of (my|Lena's|the user's) kelp growth paper\?", p) for p in prompts), prompts
+    assert any("at the conference in Reykjavík?" in p for p in prompts), prompts
+    assert any("finishing time in the Lake Karapiro triathlon?" in p for p in prompts), prompts
+    assert not any("triathlon in November" in p or "Lena's" in p and p.count("Lena") > 1 for p in prompts), prompts
+    # a time the memory states is never denied; a possessive inside the phrase falls back to the bare word
+    assert not any("finishing time in the Leeds half marathon" in p for p in prompts), prompts
+    assert any("place did" in p and "the Leeds half marathon?" in p for p in prompts), prompts
+    assert not any("cousin Divya's wedding" in p for p in prompts) and any("the wedding?" in p for p in prompts)
+
+
+def test_abstention_asks_first_about_the_counterpart_of_a_known_relation():
+    # asked about a father when only a mum is mentioned, adapters answered with the mum's name
+    texts = ["My mum, Lalitha, still lives in Coimbatore.", "My cat is called Pixel."]
+    prompts = [e.prompt for e in abstention_examples(texts, USER, n=24, seed=0)]
+    near = [p for p in prompts if re.search(r"\b(father|dog)\b", p)]
+    assert len(near) >= 6, prompts  # 2 relations x 4 questions, a quarter of the mix, before any other relation
+    assert not any(re.search(r"\b(mother|mum|cat)\b", p) for p in prompts), prompts
