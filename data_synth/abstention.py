@@ -266,7 +266,7 @@ def _relation_questions(corpus: str) -> tuple[list[str], list[str]]:
     return near, far
 
 
-DETERMINERS = r"(?i:the|a|an|my|his|her|their|our)"
+DETERMINER_RE = r"(?i:the|a|an|my|his|her|their|our)"
 NOT_MODIFIERS = {"to", "of", "in", "at", "on", "with", "for", "from", "by", "and", "or", "is", "was", "are", "were",
                  "that", "which", "who", "called", "named", "new", "old", "first", "last", "next"}
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
@@ -280,7 +280,7 @@ def _thing_phrase(word: str, text: str, user: str) -> str:
     teaches that knowing about a thing is not knowing all its details. Words between a determiner and `word` are
     its modifiers; a following "in <Place>" is kept (not a month).
     """
-    m = re.search(rf"(?<!\w)(?:{DETERMINERS}|{re.escape(user)}'s)\s+((?:[\w'-]+\s+){{0,3}}?){re.escape(word)}(?!\w)"
+    m = re.search(rf"(?<!\w)(?:{DETERMINER_RE}|{re.escape(user)}'s)\s+((?:[\w'-]+\s+){{0,3}}?){re.escape(word)}(?!\w)"
                   rf"(\s+in\s+[A-ZÀ-Þ][\w-]+)?", text)
     if not m:
         return ""
