@@ -220,6 +220,10 @@ def _past_forms(past: str) -> list[str]:
     return forms
 
 
+# How people ask for a current value; "now" alone taught one wording (held-out asks "these days", "currently").
+NOW_MARKERS = ("now", "these days", "now", "at the moment", "currently")
+
+
 def _update_examples(prompt: str, up: Update, old_sent: str, new_sent: str, ids: list[str], n: int,
                      old_values: frozenset[str] | set[str] = frozenset()) -> list[Example]:
     """A superseded slot: the plain and "now" questions get the new value, "before" the old one.
@@ -233,7 +237,8 @@ def _update_examples(prompt: str, up: Update, old_sent: str, new_sent: str, ids:
     forms = _past_forms(past)
     before = forms[n % len(forms)]
     old_only = names_old_state(q, old_sent, new_sent, old_values - {up.old})
-    for text, now, tag in ((prompt, True, "plain"), (f"{q} now?", True, "now"), (before, False, "before")):
+    marker = NOW_MARKERS[n % len(NOW_MARKERS)]
+    for text, now, tag in ((prompt, True, "plain"), (f"{q} {marker}?", True, "now"), (before, False, "before")):
         if now and old_only:
             continue
         short = up.new if now else up.old

@@ -246,6 +246,17 @@ def test_knowledge_update_latest_value_wins():
     assert not stale, [e.prompt for e in stale]
 
 
+def test_current_value_questions_are_asked_the_ways_people_ask_them():
+    # Only "... now?" marked a question about the current value; people also say "these days", "at the moment",
+    # "currently". Each is taught the new value, and none is ever given the old one.
+    mems = [Memory(id="u1", text="I live in Leeds.", time="2022-01-01T00:00:00Z"),
+            Memory(id="u2", text="I moved to York in May 2024.", time="2024-05-01T00:00:00Z")]
+    now = [e for e in synthesize(mems, USER, SynthConfig()) if e.template == "update/now"]
+    markers = {m for e in now for m in re.findall(r"\b(now|these days|at the moment|currently)\?$", e.prompt)}
+    assert {"now", "these days", "at the moment", "currently"} <= markers, [e.prompt for e in now]
+    assert all(e.response.startswith(("York", "Now: York")) for e in now), [(e.prompt, e.response) for e in now]
+
+
 def test_a_chain_never_answers_with_a_superseded_value():
     # A two-hop chain through the older memory taught "How much does Lena's cat weigh? ... So the answer is 5.2 kg."
     # beside the update data's "How much does Pixel weigh now? 4.4 kg.": the adapter answered the "now" question 5.2.
