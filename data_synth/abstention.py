@@ -328,14 +328,22 @@ def _detail_questions(memory_texts: list[str], user: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _entity_questions(entities: list[Entity], rng: random.Random) -> list[str]:
+def _entity_questions(entities: list[Entity], rng: random.Random, user: str = "", user_corpus: str = "") -> list[str]:
+    """Attributes of named people (and pets) that none of the memories naming them states.
+
+    A topic some memory does answer ("university" when the user studied at one) is asked by name only: "Which
+    university did Maya's mother go to?" is one word from the user's own answerable question, and refusing it taught
+    the demo adapter to refuse "At which university did Maya earn her degree?".
+    """
     out = []
     for ent in entities:
         corpus = _corpus(ent.texts)
+        by_name = [r for r in ent.refs if not r.startswith(f"{user}'s ")] or list(ent.refs)
         for q, keys in PERSON_TOPICS if ent.person else ANY_TOPICS:
             if _absent(keys, corpus):
+                refs = ent.refs if not user or _absent(keys, user_corpus) else by_name
                 # name the person one way per question, varied, so both name and relation lead to "don't know"
-                out.append(q.replace("{e}", ent.refs[rng.randrange(len(ent.refs))]))
+                out.append(q.replace("{e}", refs[rng.randrange(len(refs))]))
     return out
 
 
@@ -360,7 +368,8 @@ def abstention_examples(memory_texts: list[str], user: str, n: int, seed: int,
     near, far = _relation_questions(corpus)
     rng.shuffle(near)
     rng.shuffle(far)
-    sources = [_user_questions(corpus), _entity_questions(entities or [], rng), _detail_questions(memory_texts, user)]
+    sources = [_user_questions(corpus), _entity_questions(entities or [], rng, user, corpus),
+               _detail_questions(memory_texts, user)]
     for s in sources:
         rng.shuffle(s)
     sources.insert(1, near + far)  # every near miss is asked before any other missing relation

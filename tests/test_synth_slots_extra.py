@@ -154,3 +154,17 @@ def test_abstention_asks_first_about_the_counterpart_of_a_known_relation():
     near = [p for p in prompts if re.search(r"\b(father|dog)\b", p)]
     assert len(near) >= 6, prompts  # 2 relations x 4 questions, a quarter of the mix, before any other relation
     assert not any(re.search(r"\b(mother|mum|cat)\b", p) for p in prompts), prompts
+
+
+def test_a_refusal_about_a_relative_never_reads_like_an_answerable_question_about_the_user():
+    # "Which university did Maya's mother go to?" -> "I don't know" sat one word from "Which university did Maya
+    # go to?", and the demo adapter refused that answerable question. A topic the memories answer for someone is
+    # asked of another person by name only.
+    mems = [Memory(id="a1", text="My sister Ines works as a nurse in Porto."),
+            Memory(id="a2", text="I studied history at the University of Leeds.")]
+    prompts = [e.prompt for seed in range(4)  # the way a person is named is drawn per question: several draws
+               for e in synthesize(mems, USER, SynthConfig(kinds=["abstention"], abstention_per_memory=80, seed=seed))]
+    assert any(re.search(r"Which university did Ines go to\?", p) for p in prompts), prompts
+    assert not any(re.search(r"university did (Lena's|my|the user's) sister", p) for p in prompts), prompts
+    # a topic no memory answers is still asked through the relation too
+    assert any(re.search(r"How old is (Lena's|my|the user's) sister\?", p) for p in prompts), prompts
