@@ -221,6 +221,7 @@ def _past_forms(past: str) -> list[str]:
 
 
 # How people ask for a current value; "now" alone taught one wording (held-out asks "these days", "currently").
+# "now" is listed twice: it stays the commonest.
 NOW_MARKERS = ("now", "these days", "now", "at the moment", "currently")
 
 
