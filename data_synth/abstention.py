@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 
 from data_synth.cot import PROPER_NAME_RE, find_aliases
-from data_synth.grammar import PERSON_NOUNS, norm
+from data_synth.grammar import MONTHS, PERSON_NOUNS, norm
 from data_synth.schema import Example
 from data_synth.slots import Clause
 from memory_lora.prompts import ABSTAIN_REPLY
@@ -192,6 +192,7 @@ DETAILS: tuple[tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]], 
 CLOCK_RE = re.compile(r"\b\d{1,2}:\d{2}\b")
 MONEY_RE = re.compile(r"[£$€¥]\s?\d|\b\d[\d,.]*\s?(?:kr|nok|sek|dkk|usd|eur|gbp|nzd|dollars?|pounds?|euros?|"
                       r"kroner|krona|rupees?)\b", re.I)
+RAW_PATTERNS = {MONEY: MONEY_RE, CLOCK: CLOCK_RE}  # keywords matched on the texts as written
 # Attributes that fit any named being or thing (a pet, a car with a name): only age and birthday.
 ANY_TOPICS = PERSON_TOPICS[:2]
 # Wordings taken in turn: only those the answerable examples use too, plain about as often as there (half), since a
@@ -233,8 +234,8 @@ def _absent(keys: tuple[str, ...], corpus: str, raw: str = "") -> bool:
     that normalises to nothing (a quote mark, "%") is looked for in `raw` as written.
     """
     for k in keys:
-        if k in (MONEY, CLOCK):
-            if (MONEY_RE if k == MONEY else CLOCK_RE).search(raw):
+        if k in RAW_PATTERNS:
+            if RAW_PATTERNS[k].search(raw):
                 return False
         elif not norm(k):
             if k in raw:
@@ -269,8 +270,6 @@ def _relation_questions(corpus: str) -> tuple[list[str], list[str]]:
 DETERMINER_RE = r"(?i:the|a|an|my|his|her|their|our)"
 NOT_MODIFIERS = {"to", "of", "in", "at", "on", "with", "for", "from", "by", "and", "or", "is", "was", "are", "were",
                  "that", "which", "who", "called", "named", "new", "old", "first", "last", "next"}
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-          "November", "December")
 
 
 def _thing_phrase(word: str, text: str, user: str) -> str:
