@@ -178,3 +178,41 @@ def scaling_figure(points: dict[str, list[tuple[int, float | None]]], ylabel: st
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def seeds_figure(methods: dict[str, dict[str, dict]], caption: str = ""):
+    """Accuracy per question type, one bar per method at its mean over seeds, whiskers from min to max and each
+    seed's value as a dot, so the run-to-run spread is visible beside the gaps between methods.
+
+    Args:
+        methods: method -> {type or "all": {"mean", "min", "max", "per_seed"}} (eval.seeds.summarize_seeds).
+        caption: Small print (seed, config).
+    """
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    order = _ordered_methods(methods)
+    types = list(dict.fromkeys(t for m in order for t in methods[m]))
+    fig = Figure(figsize=(max(7.0, 1.3 * len(types) * max(1, len(order)) / 2 + 2), 4.2))
+    ax = fig.subplots()
+    width = 0.8 / max(1, len(order))
+    x = np.arange(len(types))
+    for i, method in enumerate(order):
+        pos = x + (i - (len(order) - 1) / 2) * width
+        stats = [methods[method].get(t) for t in types]
+        means = [s["mean"] if s else np.nan for s in stats]
+        # max(0, ...): the stored mean is rounded, so it can sit a hair outside [min, max]
+        low = [max(0.0, s["mean"] - s["min"]) if s else 0 for s in stats]
+        high = [max(0.0, s["max"] - s["mean"]) if s else 0 for s in stats]
+        ax.bar(pos, means, width, yerr=[low, high], capsize=3, label=method, alpha=0.8)
+        for p, s in zip(pos, stats, strict=True):
+            if s:
+                ax.scatter([p] * len(s["per_seed"]), s["per_seed"], color="black", s=8, zorder=3)
+    ax.set_xticks(x, types, rotation=20)
+    ax.set_ylim(0, 1.1)
+    ax.set_ylabel("accuracy")
+    ax.set_title("Accuracy over seeds: mean, min-max, each seed a dot" + (f"\n{caption}" if caption else ""),
+                 fontsize=8)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

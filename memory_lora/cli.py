@@ -104,9 +104,17 @@ def cmd_eval(args) -> None:
         scaling_from_dirs(args.scaling_from, args.out)
         print(f"scaling: {Path(args.out) / 'scaling.json'}")
         return
+    if args.seeds_from:
+        from eval.seeds import render_seeds, seeds_from_dirs
+
+        if not args.out:
+            raise ValueError("--seeds-from needs --out")
+        print(render_seeds(seeds_from_dirs(args.seeds_from, args.out)))
+        print(f"seeds: {Path(args.out) / 'seeds.md'}")
+        return
     missing = [f"--{k}" for k in ("memories", "questions", "out") if not getattr(args, k)]
     if missing:
-        raise ValueError(f"{', '.join(missing)} required (or --compare DIR1 DIR2)")
+        raise ValueError(f"{', '.join(missing)} required (or --compare DIR1 DIR2, --scaling-from, --seeds-from)")
     from eval.report import format_table
     from eval.run import EvalConfig, run_eval
 
@@ -117,8 +125,18 @@ def cmd_eval(args) -> None:
     if args.counts:
         from eval.scaling import ScalingConfig, run_scaling
 
+        if args.seeds:
+            raise ValueError("--counts and --seeds cannot be combined; run one --counts sweep per seed")
         run_scaling(ScalingConfig(eval=cfg, counts=_int_list(args.counts, "--counts")))
         print(f"scaling: {Path(args.out) / 'scaling.md'}")
+        return
+    if args.seeds:
+        if args.seed is not None:
+            raise ValueError("--seed and --seeds cannot be combined")
+        from eval.seeds import SeedsConfig, render_seeds, run_seeds
+
+        print(render_seeds(run_seeds(SeedsConfig(eval=cfg, seeds=_int_list(args.seeds, "--seeds")))))
+        print(f"seeds: {Path(args.out) / 'seeds.md'}")
         return
     report = run_eval(cfg)
     print(format_table(report))
@@ -243,6 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--counts", help="scaling: comma-separated memory counts, one eval each (e.g. 10,20,40,160)")
     p.add_argument("--compare", nargs=2, metavar=("DIR1", "DIR2"), help="print the difference of two reports")
     p.add_argument("--scaling-from", nargs="+", metavar="DIR", help="scaling figures from the reports below DIRs")
+    p.add_argument("--seeds", help="repeat the eval once per seed (e.g. 0,1,2) in OUT/seed<N>/ and summarize the "
+                   "spread across seeds in OUT/seeds.md")
+    p.add_argument("--seeds-from", nargs="+", metavar="DIR", help="the seed summary of eval runs already written, "
+                   "one DIR (with report.json and answers.jsonl) per seed")
     common(p)
     p.set_defaults(func=cmd_eval)
 
