@@ -13,10 +13,16 @@ from data_synth.grammar import VERB_OBJECT_NOUN, norm, past_tense, third_singula
 from data_synth.qa import last_word, q_text, short_answer, singular
 from data_synth.slots import Chunk
 
+AGE_RE = re.compile(r"(?i)aged\s+\d{1,3}|\d{1,3}\s*-?\s*(?:years?|yrs?|months?)\s*-?\s*old|\d{1,3}\s*yo")
+
 
 def complement_questions(self, c: Chunk, group: str) -> None:
     """Questions whose answer is a copula complement ("Maya's badge number is 88214" -> "What is ...?")."""
     cl, short = self.cl, short_answer(c)
+    if AGE_RE.fullmatch(c.text):  # "..., 3 yrs old": an age, even as an afterthought, is asked as one
+        for subj in self.subjects:
+            self.add(f"How old is {subj}?", c.text, group + "/age", "age")
+        return
     if c.after_comma:
         return  # an afterthought ("..., Thursdays only") is left to cloze and recitation
     if c.kind == "thing" and not re.match(r"(?i)(a|an|the)\s", c.text) and cl.subj_kind == "user":
@@ -49,6 +55,8 @@ def complement_questions(self, c: Chunk, group: str) -> None:
             self.add(f"What {head} does {cl.owner} have?", short, group, "what-have")
             if c.kind == "thing" and re.match(r"(?i)an?\s", c.text):
                 self.add(f"What kind of {head} does {cl.owner} have?", short, group, "kind-have")
+                if cl.name:  # "Ravi's cat Pixel is a tabby" is also asked by the name
+                    self.add(f"What kind of {head} is {cl.name}?", short, group, "kind-is")
         if cl.subj_kind == "owned" and favourite:
             self.add(f"Which {head} does {cl.owner} like best?", short, group, "like-best")
             self.add(f"What {head} does {cl.owner} like the most?", short, group, "like-most")

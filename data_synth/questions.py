@@ -316,10 +316,12 @@ class ClauseQuestions:
 
     def subject_name(self, c: Chunk, group: str):
         """The appositive name in "Maya's sister Åsa": ask for the name of the relation."""
-        owned = f"{self.cl.owner}'s {c.head}"
+        cl = self.cl
+        owned = f"{cl.owner}'s {c.head}"
         self.add(f"What is the name of {owned}?", c.text, group, "name-of")
         self.add(f"What is {owned} called?", c.text, group, "called")
-        self.add(f"Who is {owned}?", c.text, group, "who-is")
+        if cl.person:  # "Who is Ravi's cat?" reads wrong
+            self.add(f"Who is {owned}?", c.text, group, "who-is")
         self.add(f"What is {owned}'s name?", c.text, group, "name-poss")
 
     def all(self) -> list[QA]:

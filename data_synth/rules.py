@@ -96,6 +96,9 @@ def _resolve(clauses: list[str], user: str) -> list[Clause]:
             else:  # "my cat's called Pixel, she's a tabby": she is the one just named
                 named = next((c.text for c in prev.chunks if c.prep == "called"), "")
                 ref = prev.name or named or (prev.owner if prev.owner and prev.owner != user else "")
+                if named and not prev.name and prev.subj_kind == "owned" and not prev.person:
+                    # keep what the name names ("Ravi's cat Pixel is a tabby"), or a pet reads as a person with a job
+                    ref = f"{prev.owner}'s {prev.head} {named}"
             if not ref:
                 continue
             text = f"{ref} {m.group(2)}"

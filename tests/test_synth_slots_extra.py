@@ -168,3 +168,18 @@ def test_a_refusal_about_a_relative_never_reads_like_an_answerable_question_abou
     assert not any(re.search(r"university did (Lena's|my|the user's) sister", p) for p in prompts), prompts
     # a topic no memory answers is still asked through the relation too
     assert any(re.search(r"How old is (Lena's|my|the user's) sister\?", p) for p in prompts), prompts
+
+
+def test_a_named_pet_is_asked_what_kind_of_animal_it_is_never_its_job():
+    qa = _qa("btw my dog's called Biscuit, he's a border collie, 4 yrs old lol")
+    prompts = [q for q, _ in qa]
+    person_only = r"job|profession|for a living|kind of work|occupation|^Who is"
+    assert not any(re.search(person_only, q) for q in prompts), prompts
+    kinds = {q: a for q, a in qa if q.startswith("What kind of dog")}
+    assert "What kind of dog is Biscuit?" in kinds and "border collie" in kinds["What kind of dog is Biscuit?"]
+    assert "What kind of dog does Lena have?" in kinds
+    ages = {q: a for q, a in qa if q.startswith("How old is")}
+    assert "How old is Biscuit?" in ages and "4" in ages["How old is Biscuit?"], qa
+    # a person named the same way keeps the job questions
+    prompts = [q for q, _ in _qa("My sister is called Greta, she's a glacier surveyor.")]
+    assert any("Greta" in q and ("job" in q or "for a living" in q) for q in prompts), prompts
