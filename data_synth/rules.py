@@ -43,13 +43,13 @@ def _seed(seed: int, text: str) -> int:
     return seed + int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:12], 16)
 
 
-def _to_user(question: str, user: str) -> str:
+def the_user_question(question: str, user: str) -> str:
     """Refer to the user as "the user" instead of by name."""
     u = re.escape(user)
     return cap_first(replace_outside_quotes(question, rf"\b{u}\b", "the user"))
 
 
-def _to_first(question: str, user: str) -> str:
+def first_person_question(question: str, user: str) -> str:
     """Ask as the user would ("Where did Maya move?" -> "Where did I move?"); "" when it cannot be rewritten."""
     u = re.escape(user)
     q = replace_outside_quotes(question, rf"\b(does|is|has|doesn't|was|did|can't|can|will|would)\s+{u}\b(?!')",
@@ -304,9 +304,9 @@ def _memory_examples(an: Analysis, user: str, config: SynthConfig, kinds: set[st
                 short_style = bool(qa.short) and config.answer_style == "short"
             prompt = qa.question
             if person == "first":
-                prompt = _to_first(qa.question, user) or qa.question
+                prompt = first_person_question(qa.question, user) or qa.question
             elif person == "user":
-                prompt = _to_user(qa.question, user)
+                prompt = the_user_question(qa.question, user)
             first = prompt != qa.question and person == "first"
             if short_style:
                 short = qa.short.strip()

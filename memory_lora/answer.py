@@ -5,6 +5,10 @@
 - long-context: the base model, every memory in the prompt (oldest dropped, with a warning, past the budget).
 - hybrid: the user's adapter plus the retrieved memories.
 - base: the base model, the question alone (the floor).
+
+With answer.person_ensemble, an adapter method also asks the question the two other ways training asks about the
+user ("Where does Ravi live?" -> "Where do I live?", "Where does the user live?") and keeps the reply the adapter
+is most confident in (highest mean token log-probability); the cost is up to three generations per question.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
+from data_synth.rules import first_person_question, the_user_question
 from memory_lora.abstain import abstain_token_ids
 from memory_lora.config import METHODS, AnswerConfig
 from memory_lora.generation import Reply, generate
@@ -22,6 +27,20 @@ from memory_lora.retrieval import MemoryIndex, load_embedder
 
 log = logging.getLogger(__name__)
 ADAPTER_METHODS = ("parametric", "hybrid")
+
+
+def person_forms(question: str, name: str) -> list[str]:
+    """The question as asked, then as the user would ask it and about "the user", without repeats.
+
+    Args:
+        question: The question, naming the user by `name` or not.
+        name: The user's display name ("Ravi").
+
+    Returns:
+        One to three questions; just [question] when it does not name the user.
+    """
+    forms = [question, first_person_question(question, name), the_user_question(question, name)]
+    return [f for i, f in enumerate(forms) if f and f not in forms[:i]]
 
 
 @dataclass
@@ -100,11 +119,22 @@ class Answerer:
         Adapter methods report Reply.first_token_p, the probability of opening with "I don't know"; with
         config.abstain_threshold set, a reply whose probability reaches it becomes ABSTAIN_REPLY.
         """
-        prompts = [self.prompt(method, q) for q in questions]
         watch = self.abstain_token_ids() if method in ADAPTER_METHODS else None
+        ensemble = self.config.person_ensemble and method in ADAPTER_METHODS
+        forms = [person_forms(q, self.name) if ensemble else [q] for q in questions]
+        prompts = [self.prompt(method, f) for group in forms for f in group]
         with self._adapter(method):
-            replies = generate(self.model, self.tokenizer, prompts, self.config.max_new_tokens, batch_size,
-                               first_token_ids=watch)
+            flat = generate(self.model, self.tokenizer, prompts, self.config.max_new_tokens, batch_size,
+                            first_token_ids=watch, score_tokens=ensemble)
+        replies, start = [], 0
+        for group in forms:
+            candidates = flat[start : start + len(group)]
+            start += len(group)
+            best = max(candidates, key=lambda r: r.mean_logprob) if ensemble else candidates[0]
+            # the cost of the question is every form asked, not the chosen one alone
+            best.latency_s = sum(r.latency_s for r in candidates)
+            best.prompt_tokens = sum(r.prompt_tokens for r in candidates)
+            replies.append(best)
         gate = self.config.abstain_threshold
         if gate is not None and watch is not None:
             for reply in replies:

@@ -34,6 +34,8 @@ def _run_config(args) -> RunConfig:
         config.synth.answer_style = args.answer_style
     if getattr(args, "abstain_threshold", None) is not None:
         config.answer.abstain_threshold = args.abstain_threshold
+    if getattr(args, "person_ensemble", None):
+        config.answer.person_ensemble = True
     for section in (config.model, config.lora, config.train, config.synth, config.answer):
         section.__post_init__()  # re-validate after overrides
     return config
@@ -176,6 +178,8 @@ def cmd_serve(args) -> None:
     from memory_lora.server import ServeConfig, serve
 
     run = _run_config(args)
+    if run.answer.person_ensemble:
+        raise ValueError("serve: answer.person_ensemble is not supported by the server yet (use ask or eval)")
     fields = {name: getattr(args, name) for name in ("host", "port", "max_adapters", "max_batch_size",
                                                       "batch_window_ms", "max_tokens_cap", "default_max_tokens",
                                                       "max_prompt_tokens", "max_body_bytes", "max_pending", "threads")}
@@ -213,6 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--base-model", help="base model: smollm2-135m-instruct (bundled GGUF), a folder or a hub id")
         p.add_argument("--abstain-threshold", type=float, help="parametric/hybrid reply \"I don't know\" when its "
                        "first token gets at least this probability (0-1; default off)")
+        p.add_argument("--person-ensemble", action="store_true", default=None, help="parametric/hybrid: also ask "
+                       "in the first person and about 'the user', keep the most confident reply (up to 3x cost)")
         if train_flags:
             p.add_argument("--seed", type=int, help="seed for synthesis and training")
             p.add_argument("--replay-ratio", type=float, help="share of replay examples in training (0 disables)")

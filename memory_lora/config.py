@@ -193,6 +193,9 @@ class AnswerConfig:
     # Measured on the two example users it cost more recall than it bought abstention at every threshold
     # (docs/results/README.md section 11); sweep it with `python -m eval.gate_sweep` before turning it on.
     abstain_threshold: float | None = None
+    # parametric/hybrid: also ask the question in the first person and about "the user" (the other two ways the
+    # training data asks) and keep the reply with the highest mean token log-probability; up to 3x answer cost.
+    person_ensemble: bool = False
 
     def __post_init__(self):
         if self.max_new_tokens < 1:

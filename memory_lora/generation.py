@@ -19,11 +19,12 @@ class Reply:
     finished: bool  # ended on the end-of-turn token rather than the length cap
     first_token_p: float | None = None  # probability of the watched first tokens (generate's first_token_ids)
     ungated_text: str | None = None  # the greedy reply the abstention gate replaced with "I don't know", if it did
+    mean_logprob: float | None = None  # mean log-probability of the reply's tokens (generate's score_tokens)
 
 
 @torch.inference_mode()
 def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 40, batch_size: int = 1,
-             first_token_ids: list[int] | None = None) -> list[Reply]:
+             first_token_ids: list[int] | None = None, score_tokens: bool = False) -> list[Reply]:
     """Greedy-decode a reply to each rendered prompt.
 
     Args:
@@ -35,6 +36,8 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 40, bat
             Latency of a batched reply is the batch's wall time divided by its size.
         first_token_ids: Token ids whose summed probability as the reply's first token is reported in
             Reply.first_token_p (the abstention gate watches how much mass "I don't know" gets).
+        score_tokens: Also report Reply.mean_logprob, the mean log-probability the model gave its own reply's tokens
+            (end-of-turn token included), a confidence to compare replies to different prompts.
 
     Returns:
         One Reply per prompt, in order.
@@ -54,7 +57,7 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 40, bat
                 do_sample=False,
                 pad_token_id=tokenizer.pad_token_id,
                 eos_token_id=tokenizer.eos_token_id,
-                output_scores=first_token_ids is not None,
+                output_scores=first_token_ids is not None or score_tokens,
                 return_dict_in_generate=True,
             )
             elapsed = (time.perf_counter() - t0) / len(chunk)
@@ -64,7 +67,12 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 40, bat
                 # greedy decoding leaves step-0 scores as raw logits, so softmax gives the model's own distribution
                 probs = torch.softmax(out.scores[0].float(), dim=-1)
                 watched = probs[:, list(first_token_ids)].sum(dim=-1).tolist()
-            for row, mask, p in zip(new, enc["attention_mask"], watched, strict=True):
+            logprobs = [None] * len(chunk)
+            if score_tokens:
+                # scores[t][b] are step t's logits (greedy: unprocessed); gather the chosen token's log-probability
+                steps = torch.stack([torch.log_softmax(s.float(), dim=-1) for s in out.scores], dim=1)
+                logprobs = steps.gather(-1, new[:, : steps.shape[1], None]).squeeze(-1)
+            for b, (row, mask, p) in enumerate(zip(new, enc["attention_mask"], watched, strict=True)):
                 ends = (row == tokenizer.eos_token_id).nonzero()
                 n = int(ends[0]) if len(ends) else len(row)
                 replies.append(
@@ -75,6 +83,7 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 40, bat
                         latency_s=elapsed,
                         finished=bool(len(ends)),
                         first_token_p=p,
+                        mean_logprob=float(logprobs[b][: n + 1].mean()) if score_tokens else None,
                     )
                 )
     finally:

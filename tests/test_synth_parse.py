@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from data_synth.normalise import split_clauses, third_person_sentences
-from data_synth.rules import _to_first, analyse_memory, synthesize
+from data_synth.rules import analyse_memory, first_person_question, synthesize
 from data_synth.slots import analyse
 from memory_lora.records import Memory
 
@@ -69,9 +69,9 @@ def test_pronoun_after_a_naming_refers_to_the_name_and_named_it_is_a_naming():
 
 
 def test_first_person_questions_conjugate_the_verb():
-    assert _to_first("Lena is allergic to what?", USER) == "I am allergic to what?"
-    assert _to_first("Lena boulders at which place?", USER) == "I boulder at which place?"
-    assert _to_first("Lena has what?", USER) == "I have what?"
+    assert first_person_question("Lena is allergic to what?", USER) == "I am allergic to what?"
+    assert first_person_question("Lena boulders at which place?", USER) == "I boulder at which place?"
+    assert first_person_question("Lena has what?", USER) == "I have what?"
 
 
 def test_a_past_event_is_never_superseded_but_a_state_is_across_synonyms():
