@@ -186,7 +186,8 @@ def seeds_from_dirs(dirs: list[str], out: str | Path) -> dict:
     for folder in dirs:
         report = load_report(folder)
         path = Path(folder)
-        reports.append((path.name, report, _read_answers(path if path.is_dir() else path.parent)))
+        run_dir = path if path.is_dir() else path.parent  # a run folder, or its report.json
+        reports.append((run_dir.name, report, _read_answers(run_dir)))
     return write_seeds(reports, out)
 
 

@@ -70,7 +70,8 @@ def test_seeds_from_cli_writes_summary_files(tmp_path, capsys):
         (folder / "report.json").write_text(json.dumps(report))
         (folder / "answers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
         dirs.append(str(folder))
-    assert main(["eval", "--seeds-from", *dirs, "--out", str(tmp_path / "s")]) == 0
+    # a run may be named by its folder or by its report.json
+    assert main(["eval", "--seeds-from", *dirs[:2], dirs[2] + "/report.json", "--out", str(tmp_path / "s")]) == 0
     out = capsys.readouterr().out
     assert "0.833 ± 0.144 (0.750-1.000)" in out and "q2 (run0+run2)" in out
     summary = json.loads((tmp_path / "s" / "seeds.json").read_text())
