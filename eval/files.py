@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write", "json_default", "write_json", "write_jsonl", "write_png"]
+__all__ = ["atomic_write", "json_default", "read_jsonl", "write_json", "write_jsonl", "write_png"]
 
 
 def json_default(value: Any) -> Any:
@@ -45,6 +45,19 @@ def write_jsonl(path: str | os.PathLike, records: list[dict]) -> Path:
     """One JSON object per line, written atomically."""
     text = "".join(json.dumps(r, ensure_ascii=False, default=json_default) + "\n" for r in records)
     return atomic_write(Path(path), lambda fh: fh.write(text))
+
+
+def read_jsonl(path: str | os.PathLike) -> list[dict]:
+    """One JSON object per non-empty line (answers.jsonl and the like); a bad line is a one-line error naming it."""
+    path = Path(path)
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{number}: invalid JSON ({e.msg})") from None
+    return rows
 
 
 def write_png(path: str | os.PathLike, fig, dpi: int = 120) -> Path:

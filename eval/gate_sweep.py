@@ -17,7 +17,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from eval.files import atomic_write, write_png
+from eval.files import atomic_write, read_jsonl, write_png
 from eval.metric.memory_recall.memory_recall import score_reply
 from memory_lora.prompts import ABSTAIN_REPLY
 
@@ -69,7 +69,7 @@ def calibrate(dev_records: list[dict], thresholds=DEFAULT_THRESHOLDS, method: st
 
 
 def _records(run: Path) -> list[dict]:
-    return [json.loads(line) for line in (run / "answers.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    return read_jsonl(run / "answers.jsonl")
 
 
 def sweep_figure(result: dict, used: float | None = None):

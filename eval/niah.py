@@ -23,7 +23,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from eval.files import write_json, write_jsonl, write_png
+from eval.files import read_jsonl, write_json, write_jsonl, write_png
 from eval.haystack import VARIANTS, build_haystack
 from eval.metric.memory_recall.memory_recall import score_reply
 from eval.run import EvalConfig, run_eval
@@ -121,7 +121,7 @@ def _cell(cfg: NiahConfig, variant: str, n: int, pool: list[str] | None, progres
         write_json(folder / "report.json", report)
         stamp.write_text(key + "\n")
     report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
-    records = [json.loads(line) for line in (folder / "answers.jsonl").read_text(encoding="utf-8").splitlines()]
+    records = read_jsonl(folder / "answers.jsonl")
     return report, records
 
 

@@ -12,7 +12,6 @@ and the number of seeds it wins; per method the questions right in every seed, w
 
 from __future__ import annotations
 
-import json
 import statistics
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,10 +19,10 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from eval.compare import load_report
-from eval.files import atomic_write, write_json, write_png
+from eval.files import atomic_write, read_jsonl, write_json, write_png
 from eval.report import _md_table, _ordered_methods
+from memory_lora.answer import ADAPTER_METHODS
 
-_ADAPTER_METHODS = ("parametric", "hybrid")
 ALL = "all"  # the by-type key of a method's overall accuracy
 
 
@@ -52,16 +51,7 @@ def _accuracies(report: dict, method: str) -> dict[str, float]:
 
 def _read_answers(folder: Path) -> list[dict] | None:
     path = folder / "answers.jsonl"
-    if not path.exists():
-        return None
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{number}: invalid JSON ({e.msg})") from None
-    return rows
+    return read_jsonl(path) if path.exists() else None
 
 
 def _stability(runs: list[tuple[str, list[dict]]], methods: list[str]) -> dict:
@@ -112,7 +102,7 @@ def summarize_seeds(reports: list[tuple[str, dict, list[dict] | None]]) -> dict:
         types = [t for t in per_run[0] if all(t in acc for acc in per_run)]
         table[m] = {t: _stats([acc[t] for acc in per_run]) for t in types}
     differences = {}
-    for a in (m for m in methods if m in _ADAPTER_METHODS):
+    for a in (m for m in methods if m in ADAPTER_METHODS):
         for b in (m for m in methods if m != a):
             types = [t for t in table[a] if t in table[b]]
             differences[f"{a}-{b}"] = {}
