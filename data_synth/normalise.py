@@ -276,4 +276,4 @@ def to_second_person(sentence: str, user: str) -> str:
     text = replace_outside_quotes(sentence, rf"\b{u}((?:\s+(?:{_ADV}))*)\s+([\w'’-]+)(?<!'s)\b(?!')", verb)
     text = replace_outside_quotes(text, rf"\b{u}'s\b", "your")
     text = replace_outside_quotes(text, rf"\b{u}\b", "you")
-    return cap_first(text)
+    return cap_first(re.sub(r"([.!?]\s+)y(?=ou\b|our\b)", r"\1Y", text))  # a sentence may open with the user's name

@@ -14,7 +14,7 @@ import re
 from data_synth.grammar import WEEKDAYS, is_base_verb, norm, replace_outside_quotes
 from data_synth.qa import QA
 from data_synth.slots import Chunk, Clause
-from data_synth.synonyms import SYNONYMS
+from data_synth.synonyms import SENSES, SYNONYMS
 
 PLACE_PREPS = {"in", "at", "to", "near", "into", "based in", "based at", "from", "on"}
 MAX_LEXICAL_PER_QUESTION = 3
@@ -92,7 +92,8 @@ def in_situ(cl: Clause, short_of) -> list[QA]:
 
 
 # Set phrases whose words are never swapped ("do for a living" must not become "do for a residing").
-IDIOMS = ("for a living", "make a living", "in charge of", "at home", "on time", "by heart")
+IDIOMS = ("for a living", "make a living", "in charge of", "at home", "on time", "by heart", "like things done",
+          "likes things done")
 
 
 def lexical_variants(qa: QA, limit: int = MAX_LEXICAL_PER_QUESTION) -> list[QA]:
@@ -103,6 +104,8 @@ def lexical_variants(qa: QA, limit: int = MAX_LEXICAL_PER_QUESTION) -> list[QA]:
         pat = rf"\b{re.escape(word)}\b"
         if not re.search(pat, qa.question) or any(word in p.split() for p in fixed):
             continue
+        if word in SENSES and not re.search(SENSES[word], qa.question, re.I):
+            continue  # another sense of the word: "runs a stall" is not "completes a stall"
         as_verb = is_base_verb(word) and re.search(rf"\b(?:{VERB_MARKERS})\s+{re.escape(word)}\b", qa.question, re.I)
         do_support = re.search(rf"\b(?:do|does|did)\b.*\b{re.escape(word)}\b", qa.question)
         for sub in subs:

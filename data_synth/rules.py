@@ -52,6 +52,11 @@ def the_user_question(question: str, user: str) -> str:
 def first_person_question(question: str, user: str) -> str:
     """Ask as the user would ("Where did Maya move?" -> "Where did I move?"); "" when it cannot be rewritten."""
     u = re.escape(user)
+    # "did Ravi and Sunniva meet" -> "did Sunniva and I meet", never "did I and Sunniva"
+    question_in = question
+    question = replace_outside_quotes(question, rf"(^|\b(?:did|do|were|have|had)\s+){u} and ((?:[A-Z][\w'-]*\s?)+)\b",
+                                      lambda m: f"{m.group(1)}{m.group(2).strip()} and I ")
+    question = re.sub(r"\s{2,}", " ", question)
     q = replace_outside_quotes(question, rf"\b(does|is|has|doesn't|was|did|can't|can|will|would)\s+{u}\b(?!')",
                                lambda m: f"{FIRST_AUX.get(m.group(1), m.group(1))} I")
     q = replace_outside_quotes(q, rf"\b{u}'s\b", "my")
@@ -76,7 +81,30 @@ def first_person_question(question: str, user: str) -> str:
                                lambda m: m.group(1) + "I")
     q = replace_outside_quotes(q, rf"\b{u}\b", "me")
     q = re.sub(r"^my\b", "My", q)
-    return q if q != question else ""
+    return q if q != question_in else ""
+
+
+PRONOUN_RE = re.compile(r"^(he|she|they|it)\s+(.*)$", flags=re.I)
+
+
+def _pronoun_ref(word: str, prev: Clause, user: str) -> str:
+    """What a leading he/she/they/it refers to after clause `prev`; "" when nothing fits."""
+    word = word.lower()
+    if word == "it":
+        obj = next((c for c in prev.chunks if c.prep == ""), None)
+        return obj.text if obj is not None and obj.text.startswith(user + "'s") else ""
+    if word == "they" and prev.copula and prev.person and prev.owner:
+        # "Ravi's best friend is Sunniva; they met at ..." -> the pair, since one name would make "met" nonsense
+        named = next((c.text for c in prev.chunks if c.prep == "" and c.kind in ("name", "person")), "")
+        if named:
+            return f"{prev.owner} and {named}"
+    # "my cat's called Pixel, she's a tabby": she is the one just named
+    named = next((c.text for c in prev.chunks if c.prep == "called"), "")
+    ref = prev.name or named or (prev.owner if prev.owner and prev.owner != user else "")
+    if named and not prev.name and prev.subj_kind == "owned" and not prev.person:
+        # keep what the name names ("Ravi's cat Pixel is a tabby"), or a pet reads as a person with a job
+        ref = f"{prev.owner}'s {prev.head} {named}"
+    return ref
 
 
 def _resolve(clauses: list[str], user: str) -> list[Clause]:
@@ -86,19 +114,9 @@ def _resolve(clauses: list[str], user: str) -> list[Clause]:
     while pending:
         text = pending.pop(0)
         prev = out[-1] if out else None
-        m = re.match(r"^(he|she|they|it)\s+(.*)$", text, flags=re.I)
+        m = PRONOUN_RE.match(text)
         if m and prev is not None:
-            word = m.group(1).lower()
-            ref = ""
-            if word == "it":
-                obj = next((c for c in prev.chunks if c.prep == ""), None)
-                ref = obj.text if obj is not None and obj.text.startswith(user + "'s") else ""
-            else:  # "my cat's called Pixel, she's a tabby": she is the one just named
-                named = next((c.text for c in prev.chunks if c.prep == "called"), "")
-                ref = prev.name or named or (prev.owner if prev.owner and prev.owner != user else "")
-                if named and not prev.name and prev.subj_kind == "owned" and not prev.person:
-                    # keep what the name names ("Ravi's cat Pixel is a tabby"), or a pet reads as a person with a job
-                    ref = f"{prev.owner}'s {prev.head} {named}"
+            ref = _pronoun_ref(m.group(1), prev, user)
             if not ref:
                 continue
             text = f"{ref} {m.group(2)}"
@@ -194,7 +212,14 @@ def analyse_memory(mem: Memory, user: str, dated: bool = True) -> Analysis:
     sentences = third_person_sentences(text, user)
     clauses: list[Clause] = []
     sentence_of: list[str] = []
-    for s in sentences:
+    for i, s in enumerate(sentences):
+        m = PRONOUN_RE.match(s)
+        if m and clauses and m.group(1).lower() != "it":
+            # a sentence that opens with a pronoun ("...; they met at ...") refers back across the full stop; the
+            # sentence itself is rewritten, since answers quote it without the one before
+            ref = _pronoun_ref(m.group(1), clauses[-1], user)
+            if ref:
+                s = sentences[i] = f"{ref} {m.group(2)}"
         for cl in _resolve(split_clauses(s, user), user):
             clauses.append(cl)
             sentence_of.append(s)

@@ -36,6 +36,9 @@ DATE_RE = re.compile(
     rf"|(?:early|mid|late)?\s*(?:{_MON})\b|(?:19|20)\d{{2}}\b|(?:{_DAY})s?\b)"
 )
 YEAR_RE = re.compile(r"\b(?:19|20)\d{2}\b")
+# A weekday before a common noun describes the noun ("a Saturday pottery class", "the Sunday market"), unless the
+# noun is a part of that day ("Saturday morning").
+WEEKDAY_MODIFIER_RE = re.compile(rf"\b(?:{_DAY})\s+(?!(?:morning|afternoon|evening|night|lunchtime|noon)s?\b)[a-z]")
 TIME_RE = re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?(?:\s?[ap]\.?m\.?)?|\b\d{1,2}\s?[ap]\.?m\b\.?|\bnoon\b|\bmidnight\b")
 DURATION_RE = re.compile(r"\b(?:\d+(?:[.,]\d+)?|a|an|one|two|three|four|five|six|seven|eight|nine|ten|half an?)"
                          r"\s+(?:seconds?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?|decades?)\b")
@@ -121,7 +124,8 @@ def classify(text: str, prep: str, user: str = "") -> str:
         return "money"
     if TIME_RE.fullmatch(bare.strip()) or (TIME_RE.search(text) and not DATE_RE.search(text)):
         return "time"
-    if DATE_RE.fullmatch(bare.strip()) or (DATE_RE.search(text) and len(text.split()) <= 4 and prep != ""):
+    if DATE_RE.fullmatch(bare.strip()) or (DATE_RE.search(text) and len(text.split()) <= 4 and prep != ""
+                                          and not WEEKDAY_MODIFIER_RE.search(text)):
         return "date"
     if DURATION_RE.search(text):
         return "duration"
