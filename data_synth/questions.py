@@ -48,6 +48,7 @@ class ClauseQuestions:
         self.user = user
 
     def add(self, question: str, short: str, group: str, wh: str):
+        question = re.sub(r"(?<=\w )The (?=[a-z])", "the ", question)  # "did the bill come to", not "did The bill"
         if norm(short) and norm(short) not in norm(question) and len(question) < 200:
             self.out.append(QA(question, short, group, wh))
             if wh == "who-is":  # "Who is Maya's landlord?" is also "Who does Maya rent from?"

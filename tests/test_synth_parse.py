@@ -103,3 +103,11 @@ def test_second_person_conjugates_unknown_verbs_and_landlords_keep_their_word():
     assert to_second_person("Lena has a cat.", USER) == "You have a cat."
     # "Mr. Hale" is not Lena's owner, nor her landlady.
     assert _relation_forms("Lena's landlord") == ["Lena's landlord"]
+
+
+def test_a_common_noun_subject_is_not_capitalised_inside_a_question():
+    out = synthesize([Memory(id="b", text="The bill came to $80. The Quiz Owls play at the Red Lion.")], USER)
+    prompts = [e.prompt for e in out if e.kind == "qa"]
+    assert any("the bill" in p for p in prompts), prompts
+    assert not [p for p in prompts if re.search(r"(?<=\w )The bill", p)], prompts
+    assert any("The Quiz Owls" in p for p in prompts if not p.startswith("The Quiz Owls")), prompts
