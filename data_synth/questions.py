@@ -28,6 +28,19 @@ EVENT_VERBS = {"attend", "host", "hold", "organise", "organize", "celebrate", "t
 RACE_VERBS = {"run", "finish", "complete", "swim", "cycle", "ride", "walk", "row", "ski"}
 
 
+# Heads of phrases after in/at/on that name an occasion or a manner, never a place ("on the third attempt", "on a
+# diet", "on the phone"): such a phrase is asked "which attempt", not "where".
+OCCASION_HEADS = {"attempt", "try", "go", "occasion", "time", "diet", "phone", "call", "way", "basis", "purpose",
+                  "average", "whole", "holiday", "leave"}
+
+
+def _occasion(text: str) -> bool:
+    words = norm(text).split()
+    return bool(words) and (words[-1] in OCCASION_HEADS or bool(re.match(r"(?:the\s+)?(?:\d+(?:st|nd|rd|th)|first|"
+                                                                          r"second|third|fourth|fifth|last|next)\b",
+                                                                          norm(text))))
+
+
 class ClauseQuestions:
     """Builds the questions for one clause; `all()` returns them in generation order."""
 
@@ -218,7 +231,7 @@ class ClauseQuestions:
             last = _last(c.head)
             self._both(f"Which {last}", c, short, group, strand=strand)
             self._both(f"What {last}", c, short, group, strand=strand)
-            if prep in ("in", "at", "on") and cl.subj_kind in ("user", "name", "owned"):
+            if prep in ("in", "at", "on") and cl.subj_kind in ("user", "name", "owned") and not _occasion(c.text):
                 self._both("Where", c, short, group)
             if prep in ("with", "for", "over", "about"):
                 self._both("What", c, short, group, strand=strand)

@@ -76,8 +76,9 @@ def first_person_question(question: str, user: str) -> str:
     # A statement-shaped question ("Maya graduated in what year?"): the user as subject becomes "I".
     q = replace_outside_quotes(q, rf"(^|, )(?:the user|{u})\s+(is|was|has)\b",
                                lambda m: m.group(1) + {"is": "I am", "was": "I was", "has": "I have"}[m.group(2)])
-    q = replace_outside_quotes(q, rf"(^|\s){u}(?=\s+[a-z]+ed\b|\s+(?:ran|went|got|made|took|met|won|saw|bought|"
-                                  rf"broke|wrote|read|left|began|gave|came|drove|ate|drank|sang|swam|flew|spent)\b)",
+    q = replace_outside_quotes(q, rf"(^|\s){u}(?=(?:\s+(?:finally|really|just|already|recently|once|first|"
+                                  rf"never|always|eventually|only))?(?:\s+[a-z]+ed\b|\s+(?:ran|went|got|made|took|met|won|saw|bought|"
+                                  rf"broke|wrote|read|left|began|gave|came|drove|ate|drank|sang|swam|flew|spent)\b))",
                                lambda m: m.group(1) + "I")
     q = replace_outside_quotes(q, rf"\b{u}\b", "me")
     q = re.sub(r"^my\b", "My", q)

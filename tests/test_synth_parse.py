@@ -111,3 +111,13 @@ def test_a_common_noun_subject_is_not_capitalised_inside_a_question():
     assert any("the bill" in p for p in prompts), prompts
     assert not [p for p in prompts if re.search(r"(?<=\w )The bill", p)], prompts
     assert any("The Quiz Owls" in p for p in prompts if not p.startswith("The Quiz Owls")), prompts
+
+
+def test_an_occasion_after_on_is_not_a_place_and_an_adverb_keeps_the_user_as_i():
+    mem = Memory(id="d", text="Finally passed my driving test on 3 May 2024, on the second attempt.")
+    out = synthesize([mem], USER)
+    prompts = [e.prompt for e in out if e.kind == "qa"]
+    assert not [p for p in prompts if p.startswith("Where")], prompts
+    assert any(p.startswith(("Which attempt", "What attempt")) for p in prompts), prompts
+    assert first_person_question("Lena finally passed what on 3 May 2024?", USER) == (
+        "I finally passed what on 3 May 2024?")
