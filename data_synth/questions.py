@@ -34,11 +34,13 @@ OCCASION_HEADS = {"attempt", "try", "go", "occasion", "time", "diet", "phone", "
                   "average", "whole", "holiday", "leave"}
 
 
+ORDINAL_RE = re.compile(r"(?:the\s+)?(?:\d+(?:st|nd|rd|th)|first|second|third|fourth|fifth|last|next)\b")
+
+
 def _occasion(text: str) -> bool:
+    """True for "the third attempt", "a diet": a phrase after in/at/on that is no place."""
     words = norm(text).split()
-    return bool(words) and (words[-1] in OCCASION_HEADS or bool(re.match(r"(?:the\s+)?(?:\d+(?:st|nd|rd|th)|first|"
-                                                                          r"second|third|fourth|fifth|last|next)\b",
-                                                                          norm(text))))
+    return bool(words) and (words[-1] in OCCASION_HEADS or bool(ORDINAL_RE.match(" ".join(words))))
 
 
 class ClauseQuestions:
