@@ -4,7 +4,7 @@ Two figures, both reported for every adapter in every eval report (``report["gen
 
 - the general-knowledge probe (eval/data/general.jsonl, 150 world-knowledge questions): base vs adapter accuracy
   (eval.run.general_probe);
-- ``kl_mean``: the mean over the bundled generic prompts (memory_lora/data/replay_prompts.jsonl, each with the
+- ``kl_mean``: the mean over the bundled generic instructions (memory_lora/data/replay_prompts.jsonl, each with the
   frozen base model's own greedy reply) of KL(base || adapter) between next-token distributions, averaged over
   every prompt + reply position. The base side is the same model with the adapter disabled
   (PEFT ``model.disable_adapter()``), so only the LoRA update can make it non-zero.
@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from memory_lora.base_model import cache_root, local_model_path
 from memory_lora.config import RunConfig
 from memory_lora.prompts import encode_example
-from memory_lora.replay import replay_pool
+from memory_lora.replay import load_replay_prompts, replay_pool
 from memory_lora.train import collate
 
 
@@ -74,8 +74,9 @@ def kl_probe(ans, run: RunConfig, progress: bool = True) -> dict:
         {"kl_mean", "kl_median", "kl_max", "kl_prompts", "kl_per_prompt"}.
     """
     with ans.model.disable_adapter():  # the base model's replies; cached per base model, shared with replay
+        # the instructions only, so that kl_mean stays comparable with reports made before the world questions
         pool = replay_pool(ans.model, ans.tokenizer, local_model_path(run.model), run.model.system_prompt,
-                           cache_root(run.model))
+                           cache_root(run.model), prompts=load_replay_prompts(questions=False))
     values = next_token_kl(ans.model, ans.tokenizer, [(e.prompt, e.response) for e in pool],
                            run.model.system_prompt, progress=progress)
     return {"kl_mean": round(statistics.fmean(values), 6), "kl_median": round(statistics.median(values), 6),

@@ -21,14 +21,28 @@ from data_synth.schema import Example
 from memory_lora.generation import generate
 from memory_lora.prompts import chat_prompt
 
+# Bundled replay prompts: generic instructions, and short questions about the world. The questions are there because
+# the memory data is short questions too: replayed with only instructions, a demo adapter answered "What is the capital
+# of India?" with "I don't know. I have no memory of that." and the capital of France with a place from the user's
+# memories (general probe 0.647 -> 0.187). None of them is a question of the general probe (tests/test_replay.py).
+INSTRUCTIONS = "data/replay_prompts.jsonl"
+WORLD_QUESTIONS = "data/replay_questions.jsonl"
 
-def load_replay_prompts(path: str | os.PathLike | None = None) -> list[str]:
-    """The bundled generic instructions (memory_lora/data/replay_prompts.jsonl), or another JSONL of {"prompt"}."""
-    if path is None:
-        text = resources.files("memory_lora").joinpath("data/replay_prompts.jsonl").read_text(encoding="utf-8")
+
+def load_replay_prompts(path: str | os.PathLike | None = None, questions: bool = True) -> list[str]:
+    """Replay prompts from a JSONL of {"prompt"}; by default the bundled instructions plus world questions.
+
+    Args:
+        path: Another JSONL file to use instead of the bundled ones.
+        questions: With the bundled set, include the short world questions (False: the instructions only, as the
+            KL probe of eval.forgetting uses them).
+    """
+    if path is not None:
+        texts = [Path(path).read_text(encoding="utf-8")]
     else:
-        text = Path(path).read_text(encoding="utf-8")
-    return [json.loads(line)["prompt"] for line in text.splitlines() if line.strip()]
+        files = [INSTRUCTIONS, WORLD_QUESTIONS] if questions else [INSTRUCTIONS]
+        texts = [resources.files("memory_lora").joinpath(f).read_text(encoding="utf-8") for f in files]
+    return [json.loads(line)["prompt"] for text in texts for line in text.splitlines() if line.strip()]
 
 
 def _complete_sentences(text: str) -> str:

@@ -145,3 +145,26 @@ def test_replay_pool_drops_empty_and_cuts_unfinished_answers(fresh_tiny, tmp_pat
     monkeypatch.setattr(replay, "generate", fake_generate)
     pool = replay_pool(model, tok, "fake", "", tmp_path, prompts=prompts)
     assert [(ex.prompt, ex.response) for ex in pool] == [("finished", "A whole answer."), ("cut", "First sentence.")]
+
+
+def test_bundled_replay_has_short_world_questions_none_of_them_a_probe_question():
+    """Memory data is short questions, so replay must hold short questions too, or the adapter answers every
+    question as if it were about the user; none may be (or nearly be) a question of the general probe."""
+    import re
+
+    from eval.run import bundled_general_probe
+
+    instructions = load_replay_prompts(questions=False)
+    everything = load_replay_prompts()
+    questions = everything[len(instructions):]
+    assert everything[: len(instructions)] == instructions
+    assert len(questions) >= 100 and all(q.endswith("?") and len(q.split()) <= 14 for q in questions)
+    stop = set("what is the of a an in which who how many do does did are you to on for and with from called".split())
+
+    def words(q: str) -> set[str]:
+        return {w for w in re.findall(r"[a-z0-9]+", q.lower()) if w not in stop}
+
+    probe = [json.loads(line)["question"] for line in bundled_general_probe().read_text().splitlines() if line]
+    close = [(q, p) for q in questions for p in probe
+             if len(words(q) & words(p)) / max(1, min(len(words(q)), len(words(p)))) >= 0.6]
+    assert not close, close
