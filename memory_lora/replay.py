@@ -24,7 +24,9 @@ from memory_lora.prompts import chat_prompt
 # Bundled replay prompts: generic instructions, and short questions about the world. The questions are there because
 # the memory data is short questions too: replayed with only instructions, a demo adapter answered "What is the capital
 # of India?" with "I don't know. I have no memory of that." and the capital of France with a place from the user's
-# memories (general probe 0.647 -> 0.187). None of them is a question of the general probe (tests/test_replay.py).
+# memories (general probe 0.647 -> 0.187). None is near a general-probe question in wording (tests/test_replay.py), and
+# none asks a probe fact, its reverse, or a fact whose answer is a probe answer (checked by hand: "Who wrote Hamlet?"
+# and "Which metal is liquid at room temperature?" were left out for Shakespeare and Mercury).
 INSTRUCTIONS = "data/replay_prompts.jsonl"
 WORLD_QUESTIONS = "data/replay_questions.jsonl"
 

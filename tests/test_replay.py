@@ -158,7 +158,7 @@ def test_bundled_replay_has_short_world_questions_none_of_them_a_probe_question(
     everything = load_replay_prompts()
     questions = everything[len(instructions):]
     assert everything[: len(instructions)] == instructions
-    assert len(questions) >= 100 and all(q.endswith("?") and len(q.split()) <= 14 for q in questions)
+    assert len(questions) >= 90 and all(q.endswith("?") and len(q.split()) <= 14 for q in questions)
     stop = set("what is the of a an in which who how many do does did are you to on for and with from called".split())
 
     def words(q: str) -> set[str]:
