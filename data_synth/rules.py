@@ -49,15 +49,16 @@ def the_user_question(question: str, user: str) -> str:
     return cap_first(replace_outside_quotes(question, rf"\b{u}\b", "the user"))
 
 
+NAME_WORDS = r"[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*"  # a capitalised name of one or more words
+
+
 def first_person_question(question: str, user: str) -> str:
     """Ask as the user would ("Where did Maya move?" -> "Where did I move?"); "" when it cannot be rewritten."""
     u = re.escape(user)
     # "did Ravi and Sunniva meet" -> "did Sunniva and I meet", never "did I and Sunniva"
-    question_in = question
-    question = replace_outside_quotes(question, rf"(^|\b(?:did|do|were|have|had)\s+){u} and ((?:[A-Z][\w'-]*\s?)+)\b",
-                                      lambda m: f"{m.group(1)}{m.group(2).strip()} and I ")
-    question = re.sub(r"\s{2,}", " ", question)
-    q = replace_outside_quotes(question, rf"\b(does|is|has|doesn't|was|did|can't|can|will|would)\s+{u}\b(?!')",
+    q = replace_outside_quotes(question, rf"(^|\b(?:did|do|were|have|had)\s+){u} and ({NAME_WORDS})",
+                               lambda m: f"{m.group(1)}{m.group(2)} and I")
+    q = replace_outside_quotes(q, rf"\b(does|is|has|doesn't|was|did|can't|can|will|would)\s+{u}\b(?!')",
                                lambda m: f"{FIRST_AUX.get(m.group(1), m.group(1))} I")
     q = replace_outside_quotes(q, rf"\b{u}'s\b", "my")
 
@@ -82,7 +83,7 @@ def first_person_question(question: str, user: str) -> str:
                                lambda m: m.group(1) + "I")
     q = replace_outside_quotes(q, rf"\b{u}\b", "me")
     q = re.sub(r"^my\b", "My", q)
-    return q if q != question_in else ""
+    return q if q != question else ""
 
 
 PRONOUN_RE = re.compile(r"^(he|she|they|it)\s+(.*)$", flags=re.I)
