@@ -44,19 +44,36 @@ def _numbers(records: list[dict], key: str) -> list[float]:
     return [float(r[key]) for r in records if r.get(key) is not None]
 
 
-def summarize(records: list[dict]) -> dict[str, dict[str, Any]]:
+def _accuracy_by_type(rows: list[dict]) -> dict[str, Any]:
+    """Accuracy, count and per-type accuracy of some records (accuracy None when there are none)."""
+    by_type: dict[str, list[dict]] = {}
+    for row in rows:
+        by_type.setdefault(row.get("type") or "single-hop", []).append(row)
+    return {
+        "accuracy": _mean(_numbers(rows, "accuracy")) if rows else None,
+        "n": len(rows),
+        "by_type": {qtype: {"accuracy": _mean(_numbers(typed, "accuracy")), "n": len(typed)}
+                    for qtype, typed in sorted(by_type.items())},
+    }
+
+
+def summarize(records: list[dict], seen: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
     """Aggregate per-question records into the SPEC section 5 ``methods`` mapping.
 
     Args:
         records: One dict per (method, question) with keys ``method``, ``question_id``, ``type``, ``reply``,
             ``answers``, ``accuracy``, ``exact_match``, ``f1``, ``prompt_tokens`` and ``latency_s``. A missing
             ``type`` counts as ``single-hop``; missing token counts or latencies are left out of their statistics.
+        seen: Ids of questions found word for word in the training data (eval.run.training_overlap). When given,
+            each method also gets ``unseen``: ``{"accuracy", "n", "by_type"}`` over the other questions, the
+            figures that measure generalization rather than recall of a trained wording.
 
     Returns:
         ``{method: {"accuracy", "exact_match", "f1", "n", "by_type": {type: {"accuracy", "n"}},
         "prompt_tokens_mean", "latency_s_p50", "latency_s_p95"}}`` ordered parametric, rag, long-context,
         hybrid, base, then any other method. Statistics with no values are ``None``.
     """
+    seen = None if seen is None else set(seen)
     grouped: dict[str, list[dict]] = {}
     for record in records:
         grouped.setdefault(str(record["method"]), []).append(record)
@@ -64,9 +81,6 @@ def summarize(records: list[dict]) -> dict[str, dict[str, Any]]:
     methods: dict[str, dict[str, Any]] = {}
     for method in _ordered_methods(grouped):
         rows = grouped[method]
-        by_type: dict[str, list[dict]] = {}
-        for row in rows:
-            by_type.setdefault(row.get("type") or "single-hop", []).append(row)
         tokens = _numbers(rows, "prompt_tokens")
         categories = sorted({r["category"] for r in rows if r.get("category") is not None}, key=str)
         latencies = _numbers(rows, "latency_s")
@@ -75,10 +89,7 @@ def summarize(records: list[dict]) -> dict[str, dict[str, Any]]:
             "exact_match": _mean(_numbers(rows, "exact_match")),
             "f1": _mean(_numbers(rows, "f1")),
             "n": len(rows),
-            "by_type": {
-                qtype: {"accuracy": _mean(_numbers(typed, "accuracy")), "n": len(typed)}
-                for qtype, typed in sorted(by_type.items())
-            },
+            "by_type": _accuracy_by_type(rows)["by_type"],
             "prompt_tokens_mean": _mean(tokens) if tokens else None,
             "latency_s_p50": float(np.percentile(latencies, 50, method="linear")) if latencies else None,
             "latency_s_p95": float(np.percentile(latencies, 95, method="linear")) if latencies else None,
@@ -89,6 +100,8 @@ def summarize(records: list[dict]) -> dict[str, dict[str, Any]]:
                 for c in categories
                 for typed in [[r for r in rows if r.get("category") == c]]
             }
+        if seen is not None:
+            methods[method]["unseen"] = _accuracy_by_type([r for r in rows if r.get("question_id") not in seen])
     return methods
 
 
@@ -238,6 +251,24 @@ def _breakdown(methods: dict, order: list[str], key: str, title: str, label: str
     return [f"## {title}", "", "Cells are accuracy (n).", "", _md_table([label, *order], rows), ""]
 
 
+def _unseen_section(report: dict, order: list[str]) -> list[str]:
+    """Accuracy without the questions the synthesizer wrote word for word, when the report lists any."""
+    seen = (report.get("synth") or {}).get("eval_questions_in_training") or []
+    methods = report.get("methods", {})
+    with_unseen = [m for m in order if isinstance(methods[m].get("unseen"), dict)]
+    if not seen or not with_unseen:
+        return []
+    rows = [["all"] + [f"{_fmt(methods[m]['unseen']['accuracy'])} ({methods[m]['unseen']['n']})" for m in with_unseen]]
+    types = sorted({t for m in with_unseen for t in methods[m]["unseen"]["by_type"]}, key=lambda t: (len(t), t))
+    for qtype in types:
+        cells = [methods[m]["unseen"]["by_type"].get(qtype) for m in with_unseen]
+        rows.append([qtype] + [f"{_fmt(c['accuracy'])} ({c['n']})" if c else "-" for c in cells])
+    return ["## Questions the training data never contained", "",
+            f"The synthesizer wrote {len(seen)} of the questions word for word ({', '.join(seen)}); answering those "
+            "is recall of a trained wording. Cells are accuracy (n) over the other questions.", "",
+            _md_table(["type", *with_unseen], rows), ""]
+
+
 def render_markdown(report: dict, plots: dict[str, str] | None = None) -> str:
     """Render report.md: methods and by-type tables, train/synth/general tables, config, versions, plots.
 
@@ -262,6 +293,8 @@ def render_markdown(report: dict, plots: dict[str, str] | None = None) -> str:
     for key, title, label in (("by_type", "Accuracy by question type", "type"),
                               ("by_category", "Accuracy by category (LoCoMo category number)", "category")):
         parts += _breakdown(methods, order, key, title, label)
+
+    parts += _unseen_section(report, order)
 
     if isinstance(report.get("train"), dict):
         parts += ["## Training", "", _kv_table(report["train"], 2), ""]

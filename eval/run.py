@@ -179,7 +179,8 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> dict:
             pipeline.release(ans)
     synth = trained["synth"]
     report = {
-        "methods": summarize(records),
+        # with no training data there is nothing a question could have been seen in
+        "methods": summarize(records, seen=overlap if trained["synth"].get("path") else None),
         "train": trained["train"],
         "synth": {"seconds": synth["seconds"], "examples": synth["examples"], "by_kind": synth["by_kind"],
                   "backend": synth.get("backend", "rules"), "dropped": synth.get("dropped", {}),

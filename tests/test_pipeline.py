@@ -143,6 +143,9 @@ def test_run_eval_writes_a_valid_reproducible_report(tmp_path, tiny_files, tiny_
     assert on_disk["synth"]["examples"] == sum(on_disk["synth"]["by_kind"].values())
     # Eval questions the synthesizer happened to write word for word are listed (ids of real questions only).
     assert set(on_disk["synth"]["eval_questions_in_training"]) <= {q["id"] for q in TINY_QUESTIONS}
+    # ...and every method is also scored without them.
+    seen = set(on_disk["synth"]["eval_questions_in_training"])
+    assert all(on_disk["methods"][m]["unseen"]["n"] == 4 - len(seen) for m in METHODS)
     assert (out / "forgetting.png").stat().st_size > 0
     # replay_ratio 0.25: the tiny chat model's full-sentence replay answers make up a quarter of the mix.
     train = on_disk["train"]

@@ -10,7 +10,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pytest  # noqa: E402
 
-from eval.report import format_table, summarize, validate_report, write_report  # noqa: E402
+from eval.report import format_table, render_markdown, summarize, validate_report, write_report  # noqa: E402
 
 
 def _record(method, qid, qtype, accuracy, em, f1, tokens, latency):
@@ -78,6 +78,23 @@ def test_summarize_hand_computed(records):
     assert rag["latency_s_p50"] == pytest.approx(2.5)
     assert rag["latency_s_p95"] == pytest.approx(3.85)
     assert methods["base"]["latency_s_p50"] == pytest.approx(0.2)
+
+
+def test_summarize_scores_apart_the_questions_the_training_data_contained(records, tmp_path):
+    """Held-out questions the synthesizer happened to write word for word are recall, not generalization; the
+    report gives each method's figures without them, next to the full ones, and names them in report.md."""
+    methods = summarize(records, seen={"q1", "q4"})
+    rag = methods["rag"]
+    assert rag["accuracy"] == pytest.approx(0.75) and rag["n"] == 4  # the full figures are unchanged
+    assert rag["unseen"] == {"accuracy": pytest.approx(0.5), "n": 2,
+                             "by_type": {"single-hop": {"accuracy": pytest.approx(0.5), "n": 2}}}
+    assert methods["base"]["unseen"] == {"accuracy": None, "n": 0, "by_type": {}}
+    assert "unseen" not in summarize(records)["rag"]  # no overlap computed, nothing claimed
+    report = {"methods": methods, "synth": {"eval_questions_in_training": ["q1", "q4"]}}
+    text = (tmp_path / "report.md")
+    text.write_text(render_markdown(report))
+    md = text.read_text()
+    assert "never contained" in md and "q1, q4" in md and "0.500 (2)" in md
 
 
 def test_summarize_method_order_and_missing_type():
