@@ -84,6 +84,8 @@ def answer_questions(ans, questions: list[Question], methods: list[str], progres
             if reply.first_token_p is not None:  # adapter methods: what the abstention gate saw, for threshold sweeps
                 record["abstain_p"] = round(reply.first_token_p, 5)
                 record["ungated_reply"] = reply.ungated_text
+            if reply.agreement is not None:  # the self-consistency gate's share of agreeing samples
+                record["agreement"] = round(reply.agreement, 4)
             records.append(record)
             bar.update(1)
     bar.close()

@@ -188,7 +188,8 @@ def run_seeds(cfg: SeedsConfig, progress: bool = True) -> dict:
     base = cfg.eval
     reports = []
     for seed in tqdm(cfg.seeds, desc="seeds", unit="seed", disable=not progress):
-        run = replace(base.run, train=replace(base.run.train, seed=seed), synth=replace(base.run.synth, seed=seed))
+        run = replace(base.run, train=replace(base.run.train, seed=seed), synth=replace(base.run.synth, seed=seed),
+                      answer=replace(base.run.answer, seed=seed))
         folder = Path(base.out) / f"seed{seed}"
         home = str(Path(base.home) / f"seed{seed}") if base.home else None
         report = run_eval(replace(base, out=str(folder), run=run, home=home), progress)

@@ -9,18 +9,22 @@
 With answer.person_ensemble, an adapter method also asks the question the two other ways training asks about the
 user ("Where does Ravi live?" -> "Where do I live?", "Where does the user live?") and keeps the reply the adapter
 is most confident in (highest mean token log-probability); the cost is up to three generations per question.
+With answer.consistency_samples, an adapter method also samples replies and says "I don't know" when too few of
+them agree with its greedy reply (memory_lora.consistency).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import zlib
 from dataclasses import dataclass, field
 
 from data_synth.rules import first_person_question, the_user_question
 from memory_lora.abstain import abstain_token_ids
 from memory_lora.config import METHODS, AnswerConfig
-from memory_lora.generation import Reply, generate
+from memory_lora.consistency import agreement
+from memory_lora.generation import Reply, generate, sample
 from memory_lora.prompts import ABSTAIN_REPLY, chat_prompt, context_prompt
 from memory_lora.records import Memory
 from memory_lora.retrieval import MemoryIndex, load_embedder
@@ -113,11 +117,23 @@ class Answerer:
         """The token that opens "I don't know" as a reply, watched by the abstention gate (memory_lora.abstain)."""
         return abstain_token_ids(self.tokenizer)[:1]
 
+    def _consistency_gate(self, question: str, prompt: str, reply: Reply) -> None:
+        """Sample replies to the prompt; too few agreeing with the greedy reply make it "I don't know"."""
+        seed = zlib.crc32(question.encode("utf-8")) ^ self.config.seed  # the same draw whatever the question order
+        samples, seconds = sample(self.model, self.tokenizer, prompt, self.config.consistency_samples,
+                                  self.config.max_new_tokens, seed)
+        reply.latency_s += seconds
+        reply.agreement = agreement(reply.text, samples, self.name)
+        if reply.agreement < self.config.consistency_threshold and not reply.text.startswith("I don't know"):
+            reply.ungated_text, reply.text = reply.text, ABSTAIN_REPLY
+
     def answer(self, method: str, questions: list[str], batch_size: int = 1) -> list[Reply]:
         """Answer each question with one method (batch_size 1 gives honest per-question latency).
 
         Adapter methods report Reply.first_token_p, the probability of opening with "I don't know"; with
-        config.abstain_threshold set, a reply whose probability reaches it becomes ABSTAIN_REPLY.
+        config.abstain_threshold set, a reply whose probability reaches it becomes ABSTAIN_REPLY. With
+        config.consistency_samples set they also report Reply.agreement, and a reply below
+        config.consistency_threshold becomes ABSTAIN_REPLY (Reply.ungated_text keeps the greedy one).
         """
         watch = self.abstain_token_ids() if method in ADAPTER_METHODS else None
         ensemble = self.config.person_ensemble and method in ADAPTER_METHODS
@@ -126,15 +142,21 @@ class Answerer:
         with self._adapter(method):
             flat = generate(self.model, self.tokenizer, prompts, self.config.max_new_tokens, batch_size,
                             first_token_ids=watch, score_tokens=ensemble)
-        replies, start = [], 0
+        replies, chosen, start = [], [], 0
         for group in forms:
             candidates = flat[start : start + len(group)]
+            best = max(range(len(group)), key=lambda i: candidates[i].mean_logprob) if ensemble else 0
+            chosen.append(prompts[start + best])
             start += len(group)
-            best = max(candidates, key=lambda r: r.mean_logprob) if ensemble else candidates[0]
+            reply = candidates[best]
             # the cost of the question is every form asked, not the chosen one alone
-            best.latency_s = sum(r.latency_s for r in candidates)
-            best.prompt_tokens = sum(r.prompt_tokens for r in candidates)
-            replies.append(best)
+            reply.latency_s = sum(r.latency_s for r in candidates)
+            reply.prompt_tokens = sum(r.prompt_tokens for r in candidates)
+            replies.append(reply)
+        if self.config.consistency_samples and method in ADAPTER_METHODS:
+            with self._adapter(method):
+                for question, prompt, reply in zip(questions, chosen, replies, strict=True):
+                    self._consistency_gate(question, prompt, reply)
         gate = self.config.abstain_threshold
         if gate is not None and watch is not None:
             for reply in replies:

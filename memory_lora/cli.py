@@ -21,7 +21,7 @@ def _run_config(args) -> RunConfig:
     if getattr(args, "base_model", None):
         config.model.base_model = args.base_model
     if getattr(args, "seed", None) is not None:
-        config.train.seed = config.synth.seed = args.seed
+        config.train.seed = config.synth.seed = config.answer.seed = args.seed
     if getattr(args, "replay_ratio", None) is not None:
         config.train.replay_ratio = args.replay_ratio
     if getattr(args, "epochs", None) is not None:
@@ -36,6 +36,10 @@ def _run_config(args) -> RunConfig:
         config.answer.abstain_threshold = args.abstain_threshold
     if getattr(args, "person_ensemble", None):
         config.answer.person_ensemble = True
+    if getattr(args, "consistency_samples", None) is not None:
+        config.answer.consistency_samples = args.consistency_samples
+    if getattr(args, "consistency_threshold", None) is not None:
+        config.answer.consistency_threshold = args.consistency_threshold
     for section in (config.model, config.lora, config.train, config.synth, config.answer):
         section.__post_init__()  # re-validate after overrides
     return config
@@ -180,6 +184,8 @@ def cmd_serve(args) -> None:
     run = _run_config(args)
     if run.answer.person_ensemble:
         raise ValueError("serve: answer.person_ensemble is not supported by the server yet (use ask or eval)")
+    if run.answer.consistency_samples:
+        raise ValueError("serve: answer.consistency_samples is not supported by the server yet (use ask or eval)")
     fields = {name: getattr(args, name) for name in ("host", "port", "max_adapters", "max_batch_size",
                                                       "batch_window_ms", "max_tokens_cap", "default_max_tokens",
                                                       "max_prompt_tokens", "max_body_bytes", "max_pending", "threads")}
@@ -219,6 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "first token gets at least this probability (0-1; default off)")
         p.add_argument("--person-ensemble", action="store_true", default=None, help="parametric/hybrid: also ask "
                        "in the first person and about 'the user', keep the most confident reply (up to 3x cost)")
+        p.add_argument("--consistency-samples", type=int, help="parametric/hybrid: also sample this many replies and "
+                       "reply \"I don't know\" when too few agree with the greedy one (default 0: off)")
+        p.add_argument("--consistency-threshold", type=float, help="share of samples that must agree with the greedy "
+                       "reply under --consistency-samples (0-1, default 0.5)")
         if train_flags:
             p.add_argument("--seed", type=int, help="seed for synthesis and training")
             p.add_argument("--replay-ratio", type=float, help="share of replay examples in training (0 disables)")

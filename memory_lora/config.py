@@ -197,8 +197,18 @@ class AnswerConfig:
     # training data asks) and keep the reply with the highest mean token log-probability; up to 3x answer cost.
     # On ravi's two seeds it gained 2 of 56 dev answers and lost 2 of 162 held-out ones (docs/results section 17b).
     person_ensemble: bool = False
+    # Self-consistency gate for parametric/hybrid (memory_lora.consistency): also sample this many replies at
+    # temperature 1 and reply "I don't know" when fewer than consistency_threshold of them agree with the greedy
+    # reply. 0 = off. Costs this many extra sampled replies per question; measured in docs/results section 19.
+    consistency_samples: int = 0
+    consistency_threshold: float = 0.5
+    seed: int = 0  # seeds the consistency samples, so a rerun gives the same replies
 
     def __post_init__(self):
+        if self.consistency_samples < 0:
+            raise ValueError(f"answer.consistency_samples must be >= 0, got {self.consistency_samples}")
+        if not 0.0 <= self.consistency_threshold <= 1.0:
+            raise ValueError(f"answer.consistency_threshold must be in [0, 1], got {self.consistency_threshold}")
         if self.max_new_tokens < 1:
             raise ValueError(f"answer.max_new_tokens must be >= 1, got {self.max_new_tokens}")
         if self.abstain_threshold is not None and not 0.0 < self.abstain_threshold < 1.0:

@@ -1,4 +1,4 @@
-"""Greedy generation shared by replay, `ask` and `eval`: chat prompts in, replies and their costs out."""
+"""Generation shared by replay, `ask` and `eval`: chat prompts in, greedy replies (or samples) and their costs out."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ class Reply:
     first_token_p: float | None = None  # probability of the watched first tokens (generate's first_token_ids)
     ungated_text: str | None = None  # the greedy reply the abstention gate replaced with "I don't know", if it did
     mean_logprob: float | None = None  # mean log-probability of the reply's tokens (generate's score_tokens)
+    agreement: float | None = None  # share of sampled replies that agree with this one (memory_lora.consistency)
 
 
 @torch.inference_mode()
@@ -89,3 +90,31 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 40, bat
     finally:
         tokenizer.padding_side = old_side
     return replies
+
+
+@torch.inference_mode()
+def sample(model, tokenizer, prompt: str, n: int, max_new_tokens: int = 40, seed: int = 0) -> tuple[list[str], float]:
+    """Sample `n` replies to one rendered prompt at temperature 1 (the model's own distribution, untruncated).
+
+    Args:
+        model: A causal LM (a PEFT model samples with its active adapter).
+        tokenizer: Its tokenizer.
+        prompt: A fully rendered prompt.
+        n: Number of replies.
+        max_new_tokens: Reply length cap.
+        seed: Seeds the draw; the global random state is left as it was.
+
+    Returns:
+        (the replies, the seconds they took).
+    """
+    device = next(model.parameters()).device
+    enc = tokenizer([prompt], return_tensors="pt", add_special_tokens=False).to(device)
+    t0 = time.perf_counter()
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=True, temperature=1.0, top_k=0,
+                             top_p=1.0, num_return_sequences=n, pad_token_id=tokenizer.pad_token_id,
+                             eos_token_id=tokenizer.eos_token_id)
+    seconds = time.perf_counter() - t0
+    new = out[:, enc["input_ids"].shape[1] :]
+    return [tokenizer.decode(row, skip_special_tokens=True).strip() for row in new], seconds
