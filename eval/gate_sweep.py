@@ -111,7 +111,7 @@ def sweep_figure(result: dict, used: float | None = None):
     ax.set_ylim(-0.05, 1.05)
     ax.set_xlabel(SIGNALS[signal][2])
     ax.set_ylabel("accuracy")
-    ax.set_title(f"Abstention gate sweep ({result['method']}, n={result['n']}, replayed from answers.jsonl)")
+    ax.set_title(f"Abstention gate sweep, {signal} ({result['method']}, n={result['n']}, replayed from answers.jsonl)")
     ax.legend(fontsize=8, loc="lower left")
     return fig
 
