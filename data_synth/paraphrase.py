@@ -14,7 +14,7 @@ import re
 from data_synth.grammar import WEEKDAYS, is_base_verb, norm, replace_outside_quotes
 from data_synth.qa import QA
 from data_synth.slots import Chunk, Clause
-from data_synth.synonyms import SENSES, SYNONYMS
+from data_synth.synonyms import NOT_SENSES, SENSES, SYNONYMS
 
 PLACE_PREPS = {"in", "at", "to", "near", "into", "based in", "based at", "from", "on"}
 MAX_LEXICAL_PER_QUESTION = 3
@@ -106,6 +106,8 @@ def lexical_variants(qa: QA, limit: int = MAX_LEXICAL_PER_QUESTION) -> list[QA]:
             continue
         if word in SENSES and not re.search(SENSES[word], qa.question, re.I):
             continue  # another sense of the word: "runs a stall" is not "completes a stall"
+        if word in NOT_SENSES and re.search(NOT_SENSES[word], qa.question):
+            continue  # "have two teeth removed" is not "keep two teeth removed"
         as_verb = is_base_verb(word) and re.search(rf"\b(?:{VERB_MARKERS})\s+{re.escape(word)}\b", qa.question, re.I)
         do_support = re.search(rf"\b(?:do|does|did)\b.*\b{re.escape(word)}\b", qa.question)
         for sub in subs:

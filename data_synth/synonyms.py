@@ -69,6 +69,11 @@ _MUSIC = r"\b(?:band|guitar|bass|piano|violin|cello|drums?|gig|concert|music|son
 SENSES: dict[str, str] = {"run": _RACE, "runs": _RACE, "ran": _RACE, "race": _RACE, "play": _MUSIC,
                           "plays": _MUSIC}
 
+# The opposite: contexts in which a word's synonyms change its sense. "have two teeth removed" is something done to
+# the subject (causative "have" before a participle), not owning or keeping anything.
+_CAUSATIVE = r"\b{w}\b(?:\s+[\w'-]+){{1,4}}?\s+(?:[a-z]+ed|done|cut|taken|made|built|seen|sewn|shown)\b"
+NOT_SENSES: dict[str, str] = {w: _CAUSATIVE.format(w=w) for w in ("have", "has", "had")}
+
 SYNONYMS: dict[str, list[str]] = {}
 for _g in _GROUPS:
     _word, *_subs = _g.split("|")

@@ -7,6 +7,8 @@ Run: `pytest tests/test_synth_senses.py -q`. Uses invented memories only, never 
 
 from __future__ import annotations
 
+import re
+
 from data_synth.paraphrase import lexical_variants
 from data_synth.qa import QA
 from data_synth.rules import analyse_memory, synthesize
@@ -34,6 +36,14 @@ def test_meet_play_and_like_things_done_keep_their_sense():
     assert any("perform" in v for v in _variants("What does Lena play in the band?"))
     assert not [v for v in _variants("What sport was Lena playing when she plays futsal?") if "perform" in v]
     assert not [v for v in _variants("How does Lena like things done at the hotel?") if "like things done" not in v]
+
+
+def test_have_something_done_is_not_owning_or_keeping_it():
+    """"Pixel had two teeth removed" is something done to her: "keep two teeth removed" is nonsense."""
+    owning = re.compile(r"\b(?:own|keep|possess)\b")
+    causative = _variants("What year did Omar's dog have two teeth removed?")
+    assert not [v for v in causative if owning.search(v)], causative
+    assert any(owning.search(v) for v in _variants("What kind of dog does Lena have?"))
 
 
 def test_a_weekday_before_a_noun_describes_it_and_is_no_date():
