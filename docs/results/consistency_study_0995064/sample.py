@@ -1,9 +1,14 @@
 """Greedy reply plus K sampled replies (temperature 1) of an existing adapter, per question (self-consistency study).
 
-python /tmp/cons/sample.py STORE USER K QUESTIONS... OUT.jsonl
+Run: python docs/results/consistency_study_0995064/sample.py STORE USER K QUESTIONS... OUT.jsonl
+(the offline study of docs/results section 19c; the product gate is `eval --consistency-samples K`).
 """
-import json, sys, time
+import json
+import sys
+import time
+
 import torch
+
 from memory_lora import pipeline
 from memory_lora.config import RunConfig
 from memory_lora.generation import generate
@@ -14,7 +19,7 @@ cfg = RunConfig()
 ans = pipeline.answerer(store, user, cfg)
 tok, model = ans.tokenizer, ans.model
 torch.manual_seed(0)
-qs = [json.loads(l) for f in qfiles for l in open(f) if l.strip()]
+qs = [json.loads(line) for f in qfiles for line in open(f) if line.strip()]
 t0 = time.time()
 with open(out, "w") as fh:
     for i, q in enumerate(qs):
