@@ -33,6 +33,11 @@ log = logging.getLogger(__name__)
 ADAPTER_METHODS = ("parametric", "hybrid")
 
 
+def _refuses(text: str) -> bool:
+    """Whether a reply already says "I don't know" (either gate leaves it as it is)."""
+    return text.startswith("I don't know")
+
+
 def person_forms(question: str, name: str) -> list[str]:
     """The question as asked, then as the user would ask it and about "the user", without repeats.
 
@@ -124,7 +129,7 @@ class Answerer:
                                   self.config.max_new_tokens, seed)
         reply.latency_s += seconds
         reply.agreement = agreement(reply.text, samples, self.name)
-        if reply.agreement < self.config.consistency_threshold and not reply.text.startswith("I don't know"):
+        if reply.agreement < self.config.consistency_threshold and not _refuses(reply.text):
             reply.ungated_text, reply.text = reply.text, ABSTAIN_REPLY
 
     def answer(self, method: str, questions: list[str], batch_size: int = 1) -> list[Reply]:
@@ -160,6 +165,6 @@ class Answerer:
         gate = self.config.abstain_threshold
         if gate is not None and watch is not None:
             for reply in replies:
-                if reply.first_token_p >= gate and not reply.text.startswith("I don't know"):
+                if reply.first_token_p >= gate and not _refuses(reply.text):
                     reply.ungated_text, reply.text = reply.text, ABSTAIN_REPLY
         return replies

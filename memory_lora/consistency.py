@@ -15,20 +15,18 @@ Imaging." does not, sharing one word of two). Not run directly.
 
 from __future__ import annotations
 
-import re
+from data_synth.teachers.validate import STOPWORDS, normalize
 
-# Function words and the words every reply about a user shares; they say nothing about which memory was recalled.
-_STOP = frozenset(
-    "a an the of in on at to for and or but is was are were be been am do does did has have had i you your yours my "
-    "me mine he she it they them his her its their we our s with by from as that this these those so not no "
-    "user's user".split())
+# The project's function words (the ones teacher answers are checked without), plus negations and the words every
+# reply about a user shares; none says which memory was recalled.
+_DROP = STOPWORDS | {"not", "no", "yours", "user"}
 AGREE_AT = 0.5  # share of the shorter reply's content words that the other must contain
 
 
 def content_words(text: str, name: str = "") -> set[str]:
-    """Lower-cased words of `text` other than function words and the user's name."""
-    drop = _STOP | {w for w in re.findall(r"\w+", name.lower())}
-    return {w for w in re.findall(r"\w+", text.lower()) if w not in drop}
+    """Normalized words of `text` (SPEC section 3 normalization) other than function words and the user's name."""
+    drop = _DROP | set(normalize(name).split())
+    return {w for w in normalize(text).split() if w not in drop}
 
 
 def agrees(a: str, b: str, name: str = "") -> bool:

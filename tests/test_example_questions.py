@@ -1,6 +1,7 @@
 """The bundled example users' question sets stay honest: the dev set (used to pick settings and gate thresholds)
-shares no question with the held-out set, and neither dev question nor held-out question count is silently
-inflated by questions the synthesizer writes word for word.
+shares no question with the held-out set, and no dev question is one the synthesizer writes word for word.
+
+Run: python -m pytest tests/test_example_questions.py
 """
 
 from __future__ import annotations
