@@ -9,6 +9,7 @@ Run a demo: `python -m data_synth.rules memory_lora/examples/demo/memories.jsonl
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import random
@@ -22,6 +23,7 @@ from data_synth.grammar import cap_first, norm, replace_outside_quotes, verb_inf
 from data_synth.inferences import clause_inferences
 from data_synth.normalise import split_clauses, third_person_sentences, to_second_person
 from data_synth.paraphrase import in_situ, lexical_variants
+from data_synth.pronouns import user_possessive, with_possessive
 from data_synth.qa import QA, short_answer
 from data_synth.questions import ClauseQuestions
 from data_synth.schema import Example
@@ -426,7 +428,12 @@ def synthesize(memories: list[Memory], user_name: str, config: SynthConfig | Non
         n = round(config.abstention_per_memory * len(memories))
         entities = named_entities([(an.memory.id, an.text, an.clauses) for an in analysed], user)
         out += abstention_examples([m.text for m in memories], user, n, config.seed, entities=entities)
-    return out
+    poss = user_possessive([m.text for m in memories], user)
+    if poss is None:
+        return out
+    # "Maya broke her wrist", not "Maya broke Maya's wrist", once the memories say "her"
+    return [dataclasses.replace(ex, prompt=with_possessive(ex.prompt, user, poss), id="",
+                                response=with_possessive(ex.response, user, poss)) for ex in out]
 
 
 def _main(argv: list[str]) -> int:

@@ -1,0 +1,59 @@
+"""The user's own pronoun, read from the memories, so synthesized text does not repeat the name.
+
+Memories written in the first person become third-person sentences by name ("Broke my left wrist" -> "Lena broke
+Lena's left wrist"). When some memory names the user and then refers back ("Lena finished her thesis"), the second
+mention in a sentence reads as a person would write it: "Lena broke her left wrist". With no evidence, or evidence
+both ways, the name stays: a wrong pronoun would be worse than a repeated name.
+Used by data_synth.rules; not run directly.
+"""
+
+from __future__ import annotations
+
+import re
+
+from data_synth.grammar import PERSON_NOUNS, replace_outside_quotes, split_sentences
+
+POSSESSIVES = {"he": "his", "his": "his", "him": "his", "himself": "his",
+               "she": "her", "her": "her", "hers": "her", "herself": "her"}
+_PRONOUN_RE = re.compile(r"\b(" + "|".join(POSSESSIVES) + r")\b", re.I)
+_OPEN_QUOTE_RE = re.compile(r"(?<!\w)['\"‘“]\w")  # a quoted title opens; "Lena's" is no quote
+
+
+def user_possessive(texts: list[str], user: str) -> str | None:
+    """"his" or "her" when the memories refer back to the user that way, else None.
+
+    A sentence counts as evidence when it names the user and a gendered pronoun follows with no other name,
+    quoted title or person noun ("sister", "friend") in between, since the pronoun could be theirs.
+    """
+    name = re.compile(rf"\b{re.escape(user)}\b")
+    seen: set[str] = set()
+    for text in texts:
+        for sentence in split_sentences(text):
+            m = name.search(sentence)
+            p = _PRONOUN_RE.search(sentence, m.end()) if m else None
+            if p is None:
+                continue
+            between = sentence[m.end() : p.start()]
+            words = re.findall(r"[\w'-]+", between.lower())
+            quoted = _OPEN_QUOTE_RE.search(sentence, m.end(), p.start())
+            if re.search(r"\b[A-Z]", between) or quoted or PERSON_NOUNS & set(words):
+                continue
+            seen.add(POSSESSIVES[p.group(1).lower()])
+    return seen.pop() if len(seen) == 1 else None
+
+
+def with_possessive(text: str, user: str, poss: str | None) -> str:
+    """Replace the user's possessive after the first mention of the user in each sentence ("Lena broke Lena's wrist"
+    -> "Lena broke her wrist"; "the user" likewise). Quoted titles are left alone; poss None returns text as is."""
+    if not poss:
+        return text
+    refs = rf"(?:{re.escape(user)}|[Tt]he user)"
+    out = []
+    for sentence in re.split(r"(?<=[.!?:;])(\s+)", text):  # "Fill in the blank about Maya: Maya.." restarts
+        first = re.search(rf"\b{refs}\b", sentence)
+        if first is None:
+            out.append(sentence)
+            continue
+        head, rest = sentence[: first.end()], sentence[first.end() :]
+        out.append(head + replace_outside_quotes(rest, rf"\b{refs}'s\b", poss))
+    return "".join(out)
