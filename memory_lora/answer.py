@@ -146,7 +146,7 @@ class Answerer:
         prompts = [self.prompt(method, f) for group in forms for f in group]
         with self._adapter(method):
             flat = generate(self.model, self.tokenizer, prompts, self.config.max_new_tokens, batch_size,
-                            first_token_ids=watch, score_tokens=ensemble)
+                            first_token_ids=watch, score_tokens=ensemble, num_beams=self.config.num_beams)
         replies, chosen, start = [], [], 0
         for group in forms:
             candidates = flat[start : start + len(group)]

@@ -40,6 +40,8 @@ def _run_config(args) -> RunConfig:
         config.answer.consistency_samples = args.consistency_samples
     if getattr(args, "consistency_threshold", None) is not None:
         config.answer.consistency_threshold = args.consistency_threshold
+    if getattr(args, "num_beams", None) is not None:
+        config.answer.num_beams = args.num_beams
     for section in (config.model, config.lora, config.train, config.synth, config.answer):
         section.__post_init__()  # re-validate after overrides
     return config
@@ -186,6 +188,8 @@ def cmd_serve(args) -> None:
         raise ValueError("serve: answer.person_ensemble is not supported by the server yet (use ask or eval)")
     if run.answer.consistency_samples:
         raise ValueError("serve: answer.consistency_samples is not supported by the server yet (use ask or eval)")
+    if run.answer.num_beams > 1:
+        raise ValueError("serve: answer.num_beams > 1 is not supported by the server yet (use ask or eval)")
     fields = {name: getattr(args, name) for name in ("host", "port", "max_adapters", "max_batch_size",
                                                       "batch_window_ms", "max_tokens_cap", "default_max_tokens",
                                                       "max_prompt_tokens", "max_body_bytes", "max_pending", "threads")}
@@ -229,6 +233,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "reply \"I don't know\" when too few agree with the greedy one (default 0: off)")
         p.add_argument("--consistency-threshold", type=float, help="share of samples that must agree with the greedy "
                        "reply under --consistency-samples (0-1, default 0.5)")
+        p.add_argument("--num-beams", type=int, help="decode replies by beam search over this many candidates "
+                       "(default 1: greedy)")
         if train_flags:
             p.add_argument("--seed", type=int, help="seed for synthesis and training")
             p.add_argument("--replay-ratio", type=float, help="share of replay examples in training (0 disables)")

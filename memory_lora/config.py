@@ -203,8 +203,14 @@ class AnswerConfig:
     consistency_samples: int = 0
     consistency_threshold: float = 0.5
     seed: int = 0  # seeds the consistency samples, so a rerun gives the same replies
+    # Replies are decoded greedily (1) or by beam search over this many candidates, which returns the most probable
+    # whole reply: a recitation that slips onto a neighbouring memory after one unlikely token loses to the memory
+    # itself. Costs about num_beams x the decoding compute; measured in docs/results section 20.
+    num_beams: int = 1
 
     def __post_init__(self):
+        if self.num_beams < 1:
+            raise ValueError(f"answer.num_beams must be >= 1, got {self.num_beams}")
         if self.consistency_samples < 0:
             raise ValueError(f"answer.consistency_samples must be >= 0, got {self.consistency_samples}")
         if not 0.0 <= self.consistency_threshold <= 1.0:

@@ -25,8 +25,8 @@ class Reply:
 
 @torch.inference_mode()
 def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 40, batch_size: int = 1,
-             first_token_ids: list[int] | None = None, score_tokens: bool = False) -> list[Reply]:
-    """Greedy-decode a reply to each rendered prompt.
+             first_token_ids: list[int] | None = None, score_tokens: bool = False, num_beams: int = 1) -> list[Reply]:
+    """Decode a reply to each rendered prompt: greedy, or beam search with num_beams > 1.
 
     Args:
         model: A causal LM (a PEFT model answers with its active adapter).
@@ -38,7 +38,9 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 40, bat
         first_token_ids: Token ids whose summed probability as the reply's first token is reported in
             Reply.first_token_p (the abstention gate watches how much mass "I don't know" gets).
         score_tokens: Also report Reply.mean_logprob, the mean log-probability the model gave its own reply's tokens
-            (end-of-turn token included), a confidence to compare replies to different prompts.
+            (end-of-turn token included), a confidence to compare replies to different prompts. Under beam search
+            it is the beam's length-normalised score, the same mean.
+        num_beams: 1 = greedy; more keeps that many candidate replies and returns the most probable whole reply.
 
     Returns:
         One Reply per prompt, in order.
@@ -52,24 +54,30 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 40, bat
             chunk = prompts[start : start + batch_size]
             enc = tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
             t0 = time.perf_counter()
+            beams = num_beams > 1
             out = model.generate(
                 **enc,
                 max_new_tokens=max_new_tokens,
                 do_sample=False,
+                num_beams=num_beams,
                 pad_token_id=tokenizer.pad_token_id,
                 eos_token_id=tokenizer.eos_token_id,
-                output_scores=first_token_ids is not None or score_tokens,
+                output_scores=score_tokens or (first_token_ids is not None and not beams),
                 return_dict_in_generate=True,
             )
-            elapsed = (time.perf_counter() - t0) / len(chunk)
-            new = out.sequences[:, enc["input_ids"].shape[1] :]
             watched = [None] * len(chunk)
             if first_token_ids is not None:
-                # greedy decoding leaves step-0 scores as raw logits, so softmax gives the model's own distribution
-                probs = torch.softmax(out.scores[0].float(), dim=-1)
+                # greedy decoding leaves step-0 scores as raw logits, so softmax gives the model's own distribution;
+                # beam scores are per-beam and processed, so beam search reads the first step from one forward pass
+                first = model(**enc).logits[:, -1] if beams else out.scores[0]
+                probs = torch.softmax(first.float(), dim=-1)
                 watched = probs[:, list(first_token_ids)].sum(dim=-1).tolist()
+            elapsed = (time.perf_counter() - t0) / len(chunk)
+            new = out.sequences[:, enc["input_ids"].shape[1] :]
             logprobs = [None] * len(chunk)
-            if score_tokens:
+            if score_tokens and beams:
+                logprobs = out.sequences_scores.float()[:, None].expand(-1, new.shape[1])
+            elif score_tokens:
                 # scores[t][b] are step t's logits (greedy: unprocessed); gather the chosen token's log-probability
                 steps = torch.stack([torch.log_softmax(s.float(), dim=-1) for s in out.scores], dim=1)
                 logprobs = steps.gather(-1, new[:, : steps.shape[1], None]).squeeze(-1)
