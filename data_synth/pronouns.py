@@ -11,7 +11,14 @@ from __future__ import annotations
 
 import re
 
-from data_synth.grammar import PERSON_NOUNS, replace_outside_quotes, split_sentences
+from data_synth.grammar import (
+    DETERMINERS,
+    PERSON_NOUNS,
+    PREPOSITIONS,
+    replace_outside_quotes,
+    split_sentences,
+    verb_info,
+)
 
 POSSESSIVES = {"he": "his", "his": "his", "him": "his", "himself": "his",
                "she": "her", "her": "her", "hers": "her", "herself": "her"}
@@ -42,9 +49,47 @@ def user_possessive(texts: list[str], user: str) -> str | None:
     return seen.pop() if len(seen) == 1 else None
 
 
+def _nobody_between(sentence: str, start: int, end: int) -> bool:
+    """No other name, quoted title or person noun between two positions: a pronoun there may be the user's."""
+    between = sentence[start:end]
+    words = set(re.findall(r"[\w'-]+", between.lower()))
+    return not (re.search(r"\b[A-Z]", between) or _OPEN_QUOTE_RE.search(sentence, start, end) or PERSON_NOUNS & words)
+
+
+def _person_shift(sentence: str, poss: str) -> str:
+    """In a sentence by or to the user ("When did I ...", "You ..."), the user's own he/she/his/her follow suit.
+
+    A memory that names the user ("Ravi attended his cousin's wedding") keeps its pronoun when the rules turn the
+    name into "I" or "you"; "When did I attend his cousin's wedding?" becomes "... my cousin's wedding?".
+    """
+    m = re.search(r"\b(I|[Mm]y|[Yy]ou|[Yy]our)\b", sentence)
+    subject = {"his": "he", "her": "she"}[poss]
+    p = re.compile(rf"\b({subject}|{poss})(\s+)([\w'-]+)").search(sentence, m.end()) if m else None
+    if p is None or not _nobody_between(sentence, m.end(), p.start()):
+        return sentence
+    first = m.group(1) in ("I", "my", "My")
+    word, gap, nxt = p.groups()
+    if word == poss:
+        if nxt in DETERMINERS or nxt in PREPOSITIONS or not nxt.islower():  # "her" as an object, not "her bike"
+            return sentence
+        new = ("my" if first else "your") + gap + nxt
+    else:
+        info = verb_info(nxt)
+        if info and info[0] == "be":
+            verb = {"is": "am" if first else "are", "was": "was" if first else "were"}.get(nxt, nxt)
+        elif info and info[0] == "have" and nxt == "has":
+            verb = "have"
+        else:
+            verb = info[0] if info and info[1] == "pres" else nxt
+        new = ("I" if first else "you") + gap + verb
+    return sentence[: p.start()] + new + sentence[p.end() :]
+
+
 def with_possessive(text: str, user: str, poss: str | None) -> str:
     """Replace the user's possessive after the first mention of the user in each sentence ("Lena broke Lena's wrist"
-    -> "Lena broke her wrist"; "the user" likewise). Quoted titles are left alone; poss None returns text as is."""
+    -> "Lena broke her wrist"; "the user" likewise), and the user's own pronoun in a sentence by or to the user
+    ("When did I attend his cousin's wedding?" -> "... my cousin's wedding?"). Quoted titles are left alone; poss
+    None returns text as is."""
     if not poss:
         return text
     refs = rf"(?:{re.escape(user)}|[Tt]he user)"
@@ -52,7 +97,7 @@ def with_possessive(text: str, user: str, poss: str | None) -> str:
     for sentence in re.split(r"(?<=[.!?:;])(\s+)", text):  # "Fill in the blank about Maya: Maya.." restarts
         first = re.search(rf"\b{refs}\b", sentence)
         if first is None:
-            out.append(sentence)
+            out.append(_person_shift(sentence, poss))
             continue
         head, rest = sentence[: first.end()], sentence[first.end() :]
         out.append(head + replace_outside_quotes(rest, rf"\b{refs}'s\b", poss))

@@ -58,3 +58,26 @@ def test_synthesis_uses_the_users_pronoun():
 def test_a_label_before_a_colon_is_not_the_first_mention():
     assert with_possessive("Fill in the blank about Lena: Lena's flat is ___.", USER, "her") == \
         "Fill in the blank about Lena: Lena's flat is ___."
+
+
+def test_the_users_pronoun_follows_the_person_of_the_text():
+    # a memory written about the user by name keeps its "his" when the question is asked as the user
+    assert with_possessive("When did I attend his cousin Ola's wedding?", USER, "his") == \
+        "When did I attend my cousin Ola's wedding?"
+    assert with_possessive("On 3 May you attended his cousin Ola's wedding.", USER, "his") == \
+        "On 3 May you attended your cousin Ola's wedding."
+    assert with_possessive("Your favourite colour is a deep teal she calls 'fjord green'.", USER, "her") == \
+        "Your favourite colour is a deep teal you call 'fjord green'."
+    assert with_possessive("My favourite colour is a deep teal she calls 'fjord green'.", USER, "her") == \
+        "My favourite colour is a deep teal I call 'fjord green'."
+    # someone else's pronoun stays: a name or a person noun stands between
+    assert with_possessive("Your cat is called Pixel, she is a tabby.", USER, "her") == \
+        "Your cat is called Pixel, she is a tabby."
+    assert with_possessive("Your sister says she is coming.", USER, "her") == "Your sister says she is coming."
+
+
+def test_synthesis_asks_the_user_in_the_first_person_throughout():
+    mems = _mems("On 3 May 2023 Lena attended her cousin Ola's wedding in Bergen.")
+    texts = [t for ex in synthesize(mems, USER) for t in (ex.prompt, ex.response)]
+    assert any("did I attend my cousin" in t for t in texts)
+    assert not [t for t in texts if " I attend her" in t or "you attended her" in t]
