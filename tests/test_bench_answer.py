@@ -1,0 +1,26 @@
+"""scripts/bench_answer.py runs end to end on the tiny model and reports every beam count against greedy.
+
+Run: python -m pytest tests/test_bench_answer.py
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_answer.py"
+
+
+def test_bench_answer_reports_each_beam_count(tiny_model_dir, tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("bench_answer", SCRIPT)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "bench.json"
+    assert bench.main(["--base-model", str(tiny_model_dir), "--n", "2", "--beams", "3",
+                       "--max-new-tokens", "4", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["num_beams"] for r in rows] == [1, 3]  # greedy is always the reference
+    assert rows[0]["ratio_to_greedy"] == 1.0 and rows[0]["replies_differing_from_greedy"] == 0
+    assert all(r["mean_s"] > 0 and r["mean_reply_tokens"] > 0 for r in rows)
+    assert "x greedy" in capsys.readouterr().out
