@@ -205,7 +205,7 @@ class AnswerConfig:
     seed: int = 0  # seeds the consistency samples, so a rerun gives the same replies
     # Replies are decoded greedily (1) or by beam search over this many candidates, which returns the most probable
     # whole reply: a recitation that slips onto a neighbouring memory after one unlikely token loses to the memory
-    # itself. Costs about num_beams x the decoding compute; measured in docs/results section 20.
+    # itself. 4 beams cost 2.4x greedy's latency on the 2-core CPU (scripts/bench_answer.py; docs/results section 20).
     num_beams: int = 1
 
     def __post_init__(self):
