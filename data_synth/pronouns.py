@@ -26,6 +26,13 @@ _PRONOUN_RE = re.compile(r"\b(" + "|".join(POSSESSIVES) + r")\b", re.I)
 _OPEN_QUOTE_RE = re.compile(r"(?<!\w)['\"‘“]\w")  # a quoted title opens; "Lena's" is no quote
 
 
+def _nobody_between(sentence: str, start: int, end: int) -> bool:
+    """No other name, quoted title or person noun between two positions: a pronoun there may be the user's."""
+    between = sentence[start:end]
+    words = set(re.findall(r"[\w'-]+", between.lower()))
+    return not (re.search(r"\b[A-Z]", between) or _OPEN_QUOTE_RE.search(sentence, start, end) or PERSON_NOUNS & words)
+
+
 def user_possessive(texts: list[str], user: str) -> str | None:
     """"his" or "her" when the memories refer back to the user that way, else None.
 
@@ -38,22 +45,9 @@ def user_possessive(texts: list[str], user: str) -> str | None:
         for sentence in split_sentences(text):
             m = name.search(sentence)
             p = _PRONOUN_RE.search(sentence, m.end()) if m else None
-            if p is None:
-                continue
-            between = sentence[m.end() : p.start()]
-            words = re.findall(r"[\w'-]+", between.lower())
-            quoted = _OPEN_QUOTE_RE.search(sentence, m.end(), p.start())
-            if re.search(r"\b[A-Z]", between) or quoted or PERSON_NOUNS & set(words):
-                continue
-            seen.add(POSSESSIVES[p.group(1).lower()])
+            if p is not None and _nobody_between(sentence, m.end(), p.start()):
+                seen.add(POSSESSIVES[p.group(1).lower()])
     return seen.pop() if len(seen) == 1 else None
-
-
-def _nobody_between(sentence: str, start: int, end: int) -> bool:
-    """No other name, quoted title or person noun between two positions: a pronoun there may be the user's."""
-    between = sentence[start:end]
-    words = set(re.findall(r"[\w'-]+", between.lower()))
-    return not (re.search(r"\b[A-Z]", between) or _OPEN_QUOTE_RE.search(sentence, start, end) or PERSON_NOUNS & words)
 
 
 def _person_shift(sentence: str, poss: str) -> str:

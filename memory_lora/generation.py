@@ -62,15 +62,14 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 40, bat
                 num_beams=num_beams,
                 pad_token_id=tokenizer.pad_token_id,
                 eos_token_id=tokenizer.eos_token_id,
-                output_scores=score_tokens or (first_token_ids is not None and not beams),
+                output_scores=score_tokens,
+                output_logits=first_token_ids is not None,
                 return_dict_in_generate=True,
             )
             watched = [None] * len(chunk)
             if first_token_ids is not None:
-                # greedy decoding leaves step-0 scores as raw logits, so softmax gives the model's own distribution;
-                # beam scores are per-beam and processed, so beam search reads the first step from one forward pass
-                first = model(**enc).logits[:, -1] if beams else out.scores[0]
-                probs = torch.softmax(first.float(), dim=-1)
+                # step 0's raw logits; under beam search every beam of a prompt starts from the same ones
+                probs = torch.softmax(out.logits[0][::num_beams].float(), dim=-1)
                 watched = probs[:, list(first_token_ids)].sum(dim=-1).tolist()
             elapsed = (time.perf_counter() - t0) / len(chunk)
             new = out.sequences[:, enc["input_ids"].shape[1] :]
