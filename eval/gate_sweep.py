@@ -8,10 +8,14 @@ examples' dev_questions.jsonl answered with `eval --reuse-adapter`) and this run
 
 The self-consistency gate (`eval --consistency-samples K`) is replayed the same way with --signal agreement: eval
 records each reply's share of agreeing samples (`agreement`), and a reply abstains when it is below the threshold.
+So is "I don't know" scored as a reply (`eval --rerank-weight W` or `--abstain-margin M`, memory_lora.rerank) with
+--signal idk-margin: eval records how much more probable the reply was than a refusal (`idk_margin`, mean token
+log-probability), and a reply abstains when that is at most the threshold.
 
 Run: python -m eval.gate_sweep RUN_DIR [--thresholds 0.05,0.1,0.2] [--method parametric] [--calibrate-on DEV_DIR]
      python -m eval.gate_sweep RUN_DIR --signal agreement [--calibrate-on DEV_DIR]
-Writes RUN_DIR/gate_sweep.json and RUN_DIR/gate_sweep.png (gate_sweep_agreement.* for --signal agreement), prints a
+     python -m eval.gate_sweep RUN_DIR --signal idk-margin [--calibrate-on DEV_DIR]
+Writes RUN_DIR/gate_sweep.json and RUN_DIR/gate_sweep.png (gate_sweep_SIGNAL.* for the other signals), prints a
 table of accuracy by question type.
 """
 
@@ -28,11 +32,15 @@ from memory_lora.prompts import ABSTAIN_REPLY
 
 DEFAULT_THRESHOLDS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.7, 1.0)
 AGREEMENT_THRESHOLDS = (0.0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0)
+# -1 is off in practice: a reply a whole nat per token less probable than a refusal is one beam search would not give.
+MARGIN_THRESHOLDS = (-1.0, 0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4)
 # Per gate: the record key it reads, the threshold that turns it off, and the x-axis label of its figure.
 SIGNALS = {
     "first-token": ("abstain_p", 1.0, 'gate threshold on P("I" as first token); 1 = gate off'),
     "agreement": ("agreement", 0.0, "gate threshold on the share of samples agreeing with the greedy reply; 0 = off"),
+    "idk-margin": ("idk_margin", -1.0, "gate threshold on the reply's log-probability margin over \"I don't know\""),
 }
+DEFAULTS = {"first-token": DEFAULT_THRESHOLDS, "agreement": AGREEMENT_THRESHOLDS, "idk-margin": MARGIN_THRESHOLDS}
 
 
 def replay(record: dict, threshold: float, signal: str = "first-token") -> str:
@@ -40,6 +48,8 @@ def replay(record: dict, threshold: float, signal: str = "first-token") -> str:
     greedy = record.get("ungated_reply") or record["reply"]
     if signal == "agreement":
         return ABSTAIN_REPLY if record["agreement"] < threshold else greedy
+    if signal == "idk-margin":
+        return ABSTAIN_REPLY if record["idk_margin"] <= threshold else greedy
     return ABSTAIN_REPLY if record["abstain_p"] >= threshold else greedy
 
 
@@ -57,7 +67,8 @@ def sweep(records: list[dict], thresholds=DEFAULT_THRESHOLDS, method: str = "par
     key = SIGNALS[signal][0]
     rows = [r for r in records if r.get("method") == method]
     if not rows or any(r.get(key) is None for r in rows):
-        hint = "eval --consistency-samples K" if signal == "agreement" else "this version"
+        hint = {"agreement": "eval --consistency-samples K", "idk-margin": "eval --rerank-weight W"}.get(signal,
+                                                                                                     "this version")
         raise ValueError(f"no {method} records with {key}: re-run with {hint}")
     out = []
     for t in thresholds:
@@ -120,8 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", help="an eval output folder (answers.jsonl, report.json)")
     parser.add_argument("--signal", default="first-token", choices=sorted(SIGNALS),
-                        help="the gate to replay: first-token probability of \"I don't know\", or the "
-                             "self-consistency agreement (runs made with --consistency-samples)")
+                        help="the gate to replay: first-token probability of \"I don't know\", the "
+                             "self-consistency agreement (runs made with --consistency-samples), or the margin over "
+                             "\"I don't know\" as a scored reply (runs made with --rerank-weight or --abstain-margin)")
     parser.add_argument("--thresholds", help="comma-separated; default depends on --signal")
     parser.add_argument("--method", default="parametric", choices=("parametric", "hybrid"))
     parser.add_argument("--calibrate-on", metavar="DEV_DIR",
@@ -130,8 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     run = Path(args.run_dir)
     records = _records(run)
-    default = AGREEMENT_THRESHOLDS if args.signal == "agreement" else DEFAULT_THRESHOLDS
-    thresholds = sorted({float(t) for t in args.thresholds.split(",")}) if args.thresholds else list(default)
+    thresholds = (sorted({float(t) for t in args.thresholds.split(",")}) if args.thresholds
+                  else list(DEFAULTS[args.signal]))
     result = sweep(records, thresholds, args.method, args.signal)
     if args.calibrate_on:
         chosen = calibrate(_records(Path(args.calibrate_on)), thresholds, args.method, args.signal)
@@ -139,8 +151,9 @@ def main(argv: list[str] | None = None) -> int:
         result["calibrated"] = {"on": args.calibrate_on, **chosen, "accuracy": at["accuracy"], "by_type": at["by_type"]}
     report = json.loads((run / "report.json").read_text(encoding="utf-8")) if (run / "report.json").exists() else {}
     answer = ((report.get("config") or {}).get("run") or {}).get("answer") or {}
-    used = answer.get("consistency_threshold") if args.signal == "agreement" else answer.get("abstain_threshold")
-    stem = "gate_sweep_agreement" if args.signal == "agreement" else "gate_sweep"
+    used = answer.get({"agreement": "consistency_threshold", "idk-margin": "abstain_margin"}.get(args.signal,
+                                                                                                 "abstain_threshold"))
+    stem = "gate_sweep" if args.signal == "first-token" else f"gate_sweep_{args.signal.replace('-', '_')}"
     atomic_write(run / f"{stem}.json", lambda fh: json.dump(result, fh, indent=2))
     write_png(run / f"{stem}.png", sweep_figure(result, used))
     types = list(result["thresholds"][0]["by_type"])

@@ -86,6 +86,9 @@ def answer_questions(ans, questions: list[Question], methods: list[str], progres
                 record["ungated_reply"] = reply.ungated_text
             if reply.agreement is not None:  # the self-consistency gate's share of agreeing samples
                 record["agreement"] = round(reply.agreement, 4)
+            if reply.idk_margin is not None:  # n-best reranking: the margin over "I don't know", the beam it replaced
+                record["idk_margin"] = round(reply.idk_margin, 5)
+                record["top_reply"] = reply.top_text
             records.append(record)
             bar.update(1)
     bar.close()

@@ -11,12 +11,16 @@ user ("Where does Ravi live?" -> "Where do I live?", "Where does the user live?"
 is most confident in (highest mean token log-probability); the cost is up to three generations per question.
 With answer.consistency_samples, an adapter method also samples replies and says "I don't know" when too few of
 them agree with its greedy reply (memory_lora.consistency).
+With answer.rerank_weight (beam search) an adapter method picks among its n-best replies by their similarity to the
+question, and with answer.abstain_margin it says "I don't know" when that reply, scored as a candidate of its own,
+is nearly as probable as the one it would give (memory_lora.rerank).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import zlib
 from dataclasses import dataclass, field
 
@@ -24,18 +28,14 @@ from data_synth.rules import first_person_question, the_user_question
 from memory_lora.abstain import abstain_token_ids
 from memory_lora.config import METHODS, AnswerConfig
 from memory_lora.consistency import agreement
-from memory_lora.generation import Reply, generate, sample
+from memory_lora.generation import Reply, generate, reply_logprobs, sample
 from memory_lora.prompts import ABSTAIN_REPLY, chat_prompt, context_prompt
 from memory_lora.records import Memory
+from memory_lora.rerank import ABSTAIN_REPLIES, idk_margin, pick, refuses
 from memory_lora.retrieval import MemoryIndex, load_embedder
 
 log = logging.getLogger(__name__)
 ADAPTER_METHODS = ("parametric", "hybrid")
-
-
-def _refuses(text: str) -> bool:
-    """Whether a reply already says "I don't know" (either gate leaves it as it is)."""
-    return text.startswith("I don't know")
 
 
 def person_forms(question: str, name: str) -> list[str]:
@@ -72,15 +72,22 @@ class Answerer:
     config: AnswerConfig = field(default_factory=AnswerConfig)
     system_prompt: str | None = ""
     _index: MemoryIndex | None = None
+    _embedder: object | None = None
     _warned: bool = False
 
     @property
     def has_adapter(self) -> bool:
         return hasattr(self.model, "disable_adapter")
 
+    def embedder(self):
+        """The sentence embedder (loaded once; rag's index and the n-best reranker share it)."""
+        if self._embedder is None:
+            self._embedder = load_embedder(self.config.embedder)
+        return self._embedder
+
     def index(self) -> MemoryIndex:
         if self._index is None:
-            self._index = MemoryIndex.build(self.memories, load_embedder(self.config.embedder))
+            self._index = MemoryIndex.build(self.memories, self.embedder())
         return self._index
 
     def _long_context(self, question: str) -> str:
@@ -129,7 +136,25 @@ class Answerer:
                                   self.config.max_new_tokens, seed)
         reply.latency_s += seconds
         reply.agreement = agreement(reply.text, samples, self.name)
-        if reply.agreement < self.config.consistency_threshold and not _refuses(reply.text):
+        if reply.agreement < self.config.consistency_threshold and not refuses(reply.text):
+            reply.ungated_text, reply.text = reply.text, ABSTAIN_REPLY
+
+    def _rerank(self, question: str, prompt: str, reply: Reply) -> None:
+        """Score the n-best replies and "I don't know" under the prompt; pick by similarity, abstain by margin."""
+        candidates = reply.candidates or [reply.text]
+        means = reply_logprobs(self.model, self.tokenizer, prompt, list(candidates) + list(ABSTAIN_REPLIES))
+        means, abstain_means = means[: len(candidates)], means[len(candidates) :]
+        reply.idk_margin = idk_margin(means[0], abstain_means)
+        best = 0
+        if self.config.rerank_weight > 0 and len(candidates) > 1:
+            emb = self.embedder().encode([question, *candidates], convert_to_tensor=True, normalize_embeddings=True,
+                                         show_progress_bar=False)
+            sims = (emb[1:] @ emb[0]).tolist()
+            best = pick(candidates, means, sims, self.config.rerank_weight, self.config.rerank_margin)
+        if best:
+            reply.top_text, reply.text = reply.text, candidates[best]
+        gate = self.config.abstain_margin
+        if gate is not None and reply.idk_margin <= gate and not refuses(reply.text):
             reply.ungated_text, reply.text = reply.text, ABSTAIN_REPLY
 
     def answer(self, method: str, questions: list[str], batch_size: int = 1) -> list[Reply]:
@@ -138,15 +163,20 @@ class Answerer:
         Adapter methods report Reply.first_token_p, the probability of opening with "I don't know"; with
         config.abstain_threshold set, a reply whose probability reaches it becomes ABSTAIN_REPLY. With
         config.consistency_samples set they also report Reply.agreement, and a reply below
-        config.consistency_threshold becomes ABSTAIN_REPLY (Reply.ungated_text keeps the greedy one).
+        config.consistency_threshold becomes ABSTAIN_REPLY (Reply.ungated_text keeps the greedy one). With
+        config.rerank_weight or config.abstain_margin they report Reply.idk_margin, Reply.top_text when the reranker
+        chose another beam, and Reply.ungated_text when the margin gate refused (memory_lora.rerank).
         """
         watch = self.abstain_token_ids() if method in ADAPTER_METHODS else None
         ensemble = self.config.person_ensemble and method in ADAPTER_METHODS
         forms = [person_forms(q, self.name) if ensemble else [q] for q in questions]
         prompts = [self.prompt(method, f) for group in forms for f in group]
+        rerank = method in ADAPTER_METHODS and (self.config.rerank_weight > 0 or self.config.abstain_margin is not None)
+        n_best = self.config.num_beams if rerank and self.config.rerank_weight > 0 else 1
         with self._adapter(method):
             flat = generate(self.model, self.tokenizer, prompts, self.config.max_new_tokens, batch_size,
-                            first_token_ids=watch, score_tokens=ensemble, num_beams=self.config.num_beams)
+                            first_token_ids=watch, score_tokens=ensemble, num_beams=self.config.num_beams,
+                            num_return=n_best)
         replies, chosen, start = [], [], 0
         for group in forms:
             candidates = flat[start : start + len(group)]
@@ -158,6 +188,12 @@ class Answerer:
             reply.latency_s = sum(r.latency_s for r in candidates)
             reply.prompt_tokens = sum(r.prompt_tokens for r in candidates)
             replies.append(reply)
+        if rerank:
+            with self._adapter(method):
+                for question, prompt, reply in zip(questions, chosen, replies, strict=True):
+                    t0 = time.perf_counter()
+                    self._rerank(question, prompt, reply)
+                    reply.latency_s += time.perf_counter() - t0
         if self.config.consistency_samples and method in ADAPTER_METHODS:
             with self._adapter(method):
                 for question, prompt, reply in zip(questions, chosen, replies, strict=True):
@@ -165,6 +201,6 @@ class Answerer:
         gate = self.config.abstain_threshold
         if gate is not None and watch is not None:
             for reply in replies:
-                if reply.first_token_p >= gate and not _refuses(reply.text):
+                if reply.first_token_p >= gate and not refuses(reply.text):
                     reply.ungated_text, reply.text = reply.text, ABSTAIN_REPLY
         return replies

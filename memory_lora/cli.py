@@ -42,6 +42,12 @@ def _run_config(args) -> RunConfig:
         config.answer.consistency_threshold = args.consistency_threshold
     if getattr(args, "num_beams", None) is not None:
         config.answer.num_beams = args.num_beams
+    if getattr(args, "rerank_weight", None) is not None:
+        config.answer.rerank_weight = args.rerank_weight
+    if getattr(args, "rerank_margin", None) is not None:
+        config.answer.rerank_margin = args.rerank_margin
+    if getattr(args, "abstain_margin", None) is not None:
+        config.answer.abstain_margin = args.abstain_margin
     for section in (config.model, config.lora, config.train, config.synth, config.answer):
         section.__post_init__()  # re-validate after overrides
     return config
@@ -190,6 +196,8 @@ def cmd_serve(args) -> None:
         raise ValueError("serve: answer.consistency_samples is not supported by the server yet (use ask or eval)")
     if run.answer.num_beams > 1:
         raise ValueError("serve: answer.num_beams > 1 is not supported by the server yet (use ask or eval)")
+    if run.answer.abstain_margin is not None:
+        raise ValueError("serve: answer.abstain_margin is not supported by the server yet (use ask or eval)")
     fields = {name: getattr(args, name) for name in ("host", "port", "max_adapters", "max_batch_size",
                                                       "batch_window_ms", "max_tokens_cap", "default_max_tokens",
                                                       "max_prompt_tokens", "max_body_bytes", "max_pending", "threads")}
@@ -235,6 +243,12 @@ def build_parser() -> argparse.ArgumentParser:
                        "reply under --consistency-samples (0-1, default 0.5)")
         p.add_argument("--num-beams", type=int, help="decode replies by beam search over this many candidates "
                        "(default 1: greedy)")
+        p.add_argument("--rerank-weight", type=float, help="parametric/hybrid, with --num-beams: pick among the beams "
+                       "by log-probability + this * similarity to the question (default 0: off)")
+        p.add_argument("--rerank-margin", type=float, help="only beams within this mean log-probability of the best "
+                       "compete under --rerank-weight (default 0.3)")
+        p.add_argument("--abstain-margin", type=float, help="parametric/hybrid reply \"I don't know\" when the reply "
+                       "is at most this much more probable (mean log-probability) than \"I don't know\" (default off)")
         if train_flags:
             p.add_argument("--seed", type=int, help="seed for synthesis and training")
             p.add_argument("--replay-ratio", type=float, help="share of replay examples in training (0 disables)")

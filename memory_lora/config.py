@@ -207,10 +207,26 @@ class AnswerConfig:
     # whole reply: a recitation that slips onto a neighbouring memory after one unlikely token loses to the memory
     # itself. 4 beams cost 2.4x greedy's latency on the 2-core CPU (scripts/bench_answer.py; docs/results section 20).
     num_beams: int = 1
+    # n-best reranking for parametric/hybrid (memory_lora.rerank; needs num_beams > 1): of the beams whose mean token
+    # log-probability is within rerank_margin of the best one's, give the one with the highest mean log-probability
+    # + rerank_weight * cosine(question, reply) under the embedder above. 0 = off. Picked on the dev sets (weight 0.5
+    # and 1 tied, 2 worse; margin 0.3 over 0.1) with 8 beams (docs/results section 21).
+    rerank_weight: float = 0.0
+    rerank_margin: float = 0.3
+    # "I don't know" as a scored reply for parametric/hybrid (memory_lora.rerank): the trained refusals are scored
+    # teacher-forced under the prompt, and when the reply's mean log-probability is at most this much above the best
+    # of theirs, the reply becomes "I don't know". None = off; eval records the margin (idk_margin) either way when
+    # reranking, so `python -m eval.gate_sweep RUN --signal idk_margin` replays any threshold.
+    abstain_margin: float | None = None
 
     def __post_init__(self):
         if self.num_beams < 1:
             raise ValueError(f"answer.num_beams must be >= 1, got {self.num_beams}")
+        if self.rerank_weight < 0 or self.rerank_margin < 0:
+            raise ValueError(f"answer.rerank_weight and answer.rerank_margin must be >= 0, got {self.rerank_weight} "
+                             f"and {self.rerank_margin}")
+        if self.rerank_weight > 0 and self.num_beams < 2:
+            raise ValueError("answer.rerank_weight needs beam search candidates: set answer.num_beams >= 2")
         if self.consistency_samples < 0:
             raise ValueError(f"answer.consistency_samples must be >= 0, got {self.consistency_samples}")
         if not 0.0 <= self.consistency_threshold <= 1.0:

@@ -21,11 +21,15 @@ class Reply:
     ungated_text: str | None = None  # the greedy reply the abstention gate replaced with "I don't know", if it did
     mean_logprob: float | None = None  # mean log-probability of the reply's tokens (generate's score_tokens)
     agreement: float | None = None  # share of sampled replies that agree with this one (memory_lora.consistency)
+    candidates: list[str] | None = None  # beam search's finished replies, most probable first (generate's num_return)
+    top_text: str | None = None  # the most probable reply, when the n-best reranker chose another (memory_lora.rerank)
+    idk_margin: float | None = None  # mean log-probability of the reply minus that of "I don't know" (rerank.score)
 
 
 @torch.inference_mode()
 def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 40, batch_size: int = 1,
-             first_token_ids: list[int] | None = None, score_tokens: bool = False, num_beams: int = 1) -> list[Reply]:
+             first_token_ids: list[int] | None = None, score_tokens: bool = False, num_beams: int = 1,
+             num_return: int = 1) -> list[Reply]:
     """Decode a reply to each rendered prompt: greedy, or beam search with num_beams > 1.
 
     Args:
@@ -41,10 +45,14 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 40, bat
             (end-of-turn token included), a confidence to compare replies to different prompts. Under beam search
             it is the beam's length-normalised score, the same mean.
         num_beams: 1 = greedy; more keeps that many candidate replies and returns the most probable whole reply.
+        num_return: With beam search, also keep this many finished beams per prompt in Reply.candidates (most
+            probable first; at most num_beams), for memory_lora.rerank.
 
     Returns:
         One Reply per prompt, in order.
     """
+    if not 1 <= num_return <= num_beams:
+        raise ValueError(f"num_return must be in [1, num_beams={num_beams}], got {num_return}")
     device = next(model.parameters()).device
     old_side = tokenizer.padding_side
     tokenizer.padding_side = "left"  # decoder-only models continue from the right edge
@@ -60,6 +68,7 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 40, bat
                 max_new_tokens=max_new_tokens,
                 do_sample=False,
                 num_beams=num_beams,
+                num_return_sequences=num_return,
                 pad_token_id=tokenizer.pad_token_id,
                 eos_token_id=tokenizer.eos_token_id,
                 output_scores=score_tokens,
@@ -73,9 +82,12 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 40, bat
                 watched = probs[:, list(first_token_ids)].sum(dim=-1).tolist()
             elapsed = (time.perf_counter() - t0) / len(chunk)
             new = out.sequences[:, enc["input_ids"].shape[1] :]
+            texts = [_decode(tokenizer, row) for row in new]
+            # num_return rows per prompt: the first is the reply, all of them its candidates
+            new, texts = new[::num_return], [texts[i : i + num_return] for i in range(0, len(texts), num_return)]
             logprobs = [None] * len(chunk)
             if score_tokens and beams:
-                logprobs = out.sequences_scores.float()[:, None].expand(-1, new.shape[1])
+                logprobs = out.sequences_scores.float()[::num_return, None].expand(-1, new.shape[1])
             elif score_tokens:
                 # scores[t][b] are step t's logits (greedy: unprocessed); gather the chosen token's log-probability
                 steps = torch.stack([torch.log_softmax(s.float(), dim=-1) for s in out.scores], dim=1)
@@ -85,18 +97,61 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 40, bat
                 n = int(ends[0]) if len(ends) else len(row)
                 replies.append(
                     Reply(
-                        text=tokenizer.decode(row[:n], skip_special_tokens=True).strip(),
+                        text=texts[b][0],
                         prompt_tokens=int(mask.sum()),
                         completion_tokens=n,
                         latency_s=elapsed,
                         finished=bool(len(ends)),
                         first_token_p=p,
                         mean_logprob=float(logprobs[b][: n + 1].mean()) if score_tokens else None,
+                        candidates=texts[b] if num_return > 1 else None,
                     )
                 )
     finally:
         tokenizer.padding_side = old_side
     return replies
+
+
+def _decode(tokenizer, row) -> str:
+    """A generated row's text, up to its first end-of-turn token."""
+    ends = (row == tokenizer.eos_token_id).nonzero()
+    return tokenizer.decode(row[: int(ends[0]) if len(ends) else len(row)], skip_special_tokens=True).strip()
+
+
+@torch.inference_mode()
+def reply_logprobs(model, tokenizer, prompt: str, replies: list[str]) -> list[float]:
+    """Mean log-probability the model gives each reply to one prompt, end-of-turn token included (teacher-forced).
+
+    The same quantity as generate's score_tokens, for replies the model did not necessarily generate ("I don't know"
+    as a candidate of its own), so the two can be compared. All replies go through in one padded forward pass.
+
+    Args:
+        model: A causal LM (a PEFT model scores with its active adapter).
+        tokenizer: Its tokenizer.
+        prompt: A fully rendered prompt.
+        replies: Reply texts.
+
+    Returns:
+        One mean log-probability per reply, in order.
+    """
+    if not replies:
+        return []
+    device = next(model.parameters()).device
+    head = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    tails = [tokenizer(r, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id] for r in replies]
+    width = len(head) + max(len(t) for t in tails)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    ids = torch.full((len(tails), width), pad, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for i, t in enumerate(tails):  # right padding: every reply starts at the same position
+        ids[i, : len(head) + len(t)] = torch.tensor(head + t)
+        mask[i, : len(head) + len(t)] = 1
+    logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
+    logp = torch.log_softmax(logits[:, len(head) - 1 : -1], dim=-1)
+    means = []
+    for i, t in enumerate(tails):
+        means.append(float(logp[i, torch.arange(len(t)), torch.tensor(t)].mean()))
+    return means
 
 
 @torch.inference_mode()
