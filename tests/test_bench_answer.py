@@ -1,4 +1,5 @@
-"""scripts/bench_answer.py runs end to end on the tiny model and reports every beam count against greedy.
+"""scripts/bench_answer.py runs end to end on the tiny model and reports every beam count, and beam search with the
+n-best reranker, against greedy.
 
 Run: python -m pytest tests/test_bench_answer.py
 """
@@ -24,3 +25,23 @@ def test_bench_answer_reports_each_beam_count(tiny_model_dir, tmp_path, capsys):
     assert rows[0]["ratio_to_greedy"] == 1.0 and rows[0]["replies_differing_from_greedy"] == 0
     assert all(r["mean_s"] > 0 and r["mean_reply_tokens"] > 0 for r in rows)
     assert "x greedy" in capsys.readouterr().out
+
+
+def test_bench_answer_times_the_reranker_with_an_adapter(tiny_model_dir, tmp_path, capsys):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    lora = LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir), lora).save_pretrained(tmp_path / "adapter")
+    spec = importlib.util.spec_from_file_location("bench_answer", SCRIPT)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "bench.json"
+    assert bench.main(["--base-model", str(tiny_model_dir), "--adapter", str(tmp_path / "adapter"), "--n", "2",
+                       "--beams", "3", "--rerank", "3", "--max-new-tokens", "4", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["num_beams"], r["rerank"]) for r in rows] == [(1, False), (3, False), (3, True)]
+    assert rows[2]["mean_s"] > 0
+    assert "3+rerank" in capsys.readouterr().out
