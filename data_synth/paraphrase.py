@@ -13,7 +13,7 @@ import re
 
 from data_synth.grammar import WEEKDAYS, is_base_verb, norm, replace_outside_quotes
 from data_synth.qa import QA
-from data_synth.slots import Chunk, Clause
+from data_synth.slots import MONTHS, Chunk, Clause
 from data_synth.synonyms import NOT_SENSES, SENSES, SYNONYMS
 
 PLACE_PREPS = {"in", "at", "to", "near", "into", "based in", "based at", "from", "on"}
@@ -38,7 +38,9 @@ def _wh_phrases(c: Chunk) -> list[tuple[str, bool]]:
         return [("when", prep in ("on", "")), ("which day", False)]
     if k == "date":
         year_only = bool(re.fullmatch(r"(?:19|20)\d{2}", c.text))
-        return [("when", prep in ("on", "in", "")), ("what year" if year_only else "what date", False)]
+        month_only = bool(re.fullmatch(rf"(?:{'|'.join(MONTHS)})", c.text.strip()))  # "in November": not a date
+        which = "what year" if year_only else "what month" if month_only else "what date"
+        return [("when", prep in ("on", "in", "")), (which, False)]
     if k == "time":
         return [("what time", prep == "at")]
     if k == "money":

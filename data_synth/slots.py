@@ -238,6 +238,33 @@ def _split_subject(subject: str, user: str, clause: Clause) -> list[Chunk]:
     return chunks
 
 
+# -ing words that follow "is" as adjectives ("the view is stunning"), never as a verb in progress
+ING_ADJECTIVES = frozenset(
+    "interesting boring amazing charming exciting annoying relaxing surprising confusing tiring inspiring "
+    "disappointing frustrating fascinating rewarding demanding challenging worrying embarrassing shocking "
+    "terrifying satisfying promising stunning missing outstanding willing loving caring".split())
+
+
+def ing_base(word: str) -> str | None:
+    """The base verb of an -ing form ("training" -> "train", "running" -> "run", "moving" -> "move"), else None."""
+    low = word.lower()
+    if not low.endswith("ing") or len(low) < 5:
+        return None
+    stem = low[:-3]
+    for base in (stem, stem + "e", stem[:-1] if len(stem) > 2 and stem[-1] == stem[-2] else "",
+                 stem[:-1] + "ie" if stem.endswith("y") else ""):
+        if base and is_base_verb(base):
+            return base
+    return None
+
+
+def _progressive(words: list[str], j: int) -> bool:
+    """Whether words[j] is the -ing verb of a progressive ("is training for ..."), with something after it."""
+    if j + 1 >= len(words) or not words[j].islower() or words[j] in ING_ADJECTIVES or words[j] in ING_NOUNS:
+        return False
+    return ing_base(words[j]) is not None and words[j + 1] not in (",", ".", "to")
+
+
 def analyse(text: str, user: str) -> Clause:
     """Analyse one third-person clause (no final period). Never raises; unparseable parts are left out."""
     clause = Clause(text=text, user=user)
@@ -270,7 +297,11 @@ def analyse(text: str, user: str) -> Clause:
     while j < len(words) and words[j].lower() in ADVERBS:  # "can't really stand", "is always"
         clause.adverbs = (clause.adverbs + " " + words[j].lower()).strip()
         j += 1
-    if low in ("is", "was", "are", "were"):
+    if low in ("is", "was", "are", "were") and _progressive(words, j):
+        # "Priya is training for the triathlon": asked "What is Priya training for?", not as a copula's complement
+        clause.aux, clause.verb = low, words[j].lower()
+        j += 1
+    elif low in ("is", "was", "are", "were"):
         clause.copula, clause.aux = True, low
     elif low in ("has", "had", "have") and j < len(words) and (verb_info(words[j]) or ("", ""))[1] in ("part", "past"):
         clause.aux, clause.verb = low, words[j].lower()

@@ -183,3 +183,15 @@ def test_a_named_pet_is_asked_what_kind_of_animal_it_is_never_its_job():
     # a person named the same way keeps the job questions
     prompts = [q for q, _ in _qa("My sister is called Greta, she's a glacier surveyor.")]
     assert any("Greta" in q and ("job" in q or "for a living" in q) for q in prompts), prompts
+
+
+def test_a_verb_in_progress_is_asked_as_one():
+    clause = analyse("Ola is training for the Oslo triathlon in November", USER)
+    assert (clause.aux, clause.verb, clause.copula) == ("is", "training", False)
+    qa = dict(_qa("Ola is training for the Oslo triathlon in November."))
+    assert "What is Ola training for?" in qa, sorted(qa)
+    assert qa.get("In which month is Ola training for the Oslo triathlon?") == "November.", sorted(qa)
+    assert not any("in what date" in q for q in qa), sorted(qa)  # a month alone is asked as a month
+    # -ing adjectives and -ing nouns stay the complement of "is"
+    assert analyse("The view from the flat is stunning", USER).copula
+    assert analyse("Lena's favourite activity is running", USER).copula
