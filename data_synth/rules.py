@@ -331,6 +331,8 @@ def _memory_examples(an: Analysis, user: str, config: SynthConfig, kinds: set[st
             # Dates stay mixed under "sentence": their short answers teach the other spellings of the date.
             if config.answer_style == "short" or (config.answer_style == "sentence" and not is_date):
                 short_style = bool(qa.short) and config.answer_style == "short"
+            if qa.short and not re.search(rf"(?<!\w){re.escape(norm(qa.short))}(?!\w)", norm(sent)):
+                short_style = True  # the sentence holds it only inside a longer token: "0417" of "07700 900417"
             prompt = qa.question
             if person == "first":
                 prompt = first_person_question(qa.question, user) or qa.question

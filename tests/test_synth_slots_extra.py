@@ -195,3 +195,11 @@ def test_a_verb_in_progress_is_asked_as_one():
     # -ing adjectives and -ing nouns stay the complement of "is"
     assert analyse("The view from the flat is stunning", USER).copula
     assert analyse("Lena's favourite activity is running", USER).copula
+
+
+def test_an_answer_inside_a_longer_token_is_taught_as_itself():
+    qa = dict(_qa("Lena's mobile is 07700 900123."))
+    digits = {q: a for q, a in qa.items() if "four digits" in q or "end in" in q}
+    assert digits and set(digits.values()) == {"0123."}, sorted(qa.items())
+    # the number itself is a whole token of the sentence, so it is still answered with the sentence
+    assert any(a == "Lena's mobile is 07700 900123." for q, a in qa.items() if q not in digits), sorted(qa.items())
