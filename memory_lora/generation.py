@@ -23,7 +23,7 @@ class Reply:
     agreement: float | None = None  # share of sampled replies that agree with this one (memory_lora.consistency)
     candidates: list[str] | None = None  # beam search's finished replies, most probable first (generate's num_return)
     top_text: str | None = None  # the most probable reply, when the n-best reranker chose another (memory_lora.rerank)
-    idk_margin: float | None = None  # mean log-probability of the reply minus that of "I don't know" (rerank.score)
+    idk_margin: float | None = None  # mean log-probability of the reply minus "I don't know"'s (rerank.idk_margin)
 
 
 @torch.inference_mode()
@@ -82,9 +82,9 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 40, bat
                 watched = probs[:, list(first_token_ids)].sum(dim=-1).tolist()
             elapsed = (time.perf_counter() - t0) / len(chunk)
             new = out.sequences[:, enc["input_ids"].shape[1] :]
-            texts = [_decode(tokenizer, row) for row in new]
+            cut = [_cut(tokenizer, row) for row in new]
             # num_return rows per prompt: the first is the reply, all of them its candidates
-            new, texts = new[::num_return], [texts[i : i + num_return] for i in range(0, len(texts), num_return)]
+            new, groups = new[::num_return], [cut[i : i + num_return] for i in range(0, len(cut), num_return)]
             logprobs = [None] * len(chunk)
             if score_tokens and beams:
                 logprobs = out.sequences_scores.float()[::num_return, None].expand(-1, new.shape[1])
@@ -92,19 +92,18 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 40, bat
                 # scores[t][b] are step t's logits (greedy: unprocessed); gather the chosen token's log-probability
                 steps = torch.stack([torch.log_softmax(s.float(), dim=-1) for s in out.scores], dim=1)
                 logprobs = steps.gather(-1, new[:, : steps.shape[1], None]).squeeze(-1)
-            for b, (row, mask, p) in enumerate(zip(new, enc["attention_mask"], watched, strict=True)):
-                ends = (row == tokenizer.eos_token_id).nonzero()
-                n = int(ends[0]) if len(ends) else len(row)
+            for b, (mask, p) in enumerate(zip(enc["attention_mask"], watched, strict=True)):
+                text, n, finished = groups[b][0]
                 replies.append(
                     Reply(
-                        text=texts[b][0],
+                        text=text,
                         prompt_tokens=int(mask.sum()),
                         completion_tokens=n,
                         latency_s=elapsed,
-                        finished=bool(len(ends)),
+                        finished=finished,
                         first_token_p=p,
                         mean_logprob=float(logprobs[b][: n + 1].mean()) if score_tokens else None,
-                        candidates=texts[b] if num_return > 1 else None,
+                        candidates=[t for t, _, _ in groups[b]] if num_return > 1 else None,
                     )
                 )
     finally:
@@ -112,10 +111,11 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int = 40, bat
     return replies
 
 
-def _decode(tokenizer, row) -> str:
-    """A generated row's text, up to its first end-of-turn token."""
+def _cut(tokenizer, row) -> tuple[str, int, bool]:
+    """A generated row up to its first end-of-turn token: (text, tokens, whether it ended there)."""
     ends = (row == tokenizer.eos_token_id).nonzero()
-    return tokenizer.decode(row[: int(ends[0]) if len(ends) else len(row)], skip_special_tokens=True).strip()
+    n = int(ends[0]) if len(ends) else len(row)
+    return tokenizer.decode(row[:n], skip_special_tokens=True).strip(), n, bool(len(ends))
 
 
 @torch.inference_mode()
