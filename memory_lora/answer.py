@@ -142,6 +142,7 @@ class Answerer:
     def _rerank(self, question: str, prompt: str, reply: Reply) -> None:
         """Score the n-best replies and "I don't know" under the prompt; pick by similarity, abstain by margin."""
         candidates = reply.candidates or [reply.text]
+        # beams and refusals scored in one teacher-forced pass, so both are measured alike (greedy has no beam score)
         means = reply_logprobs(self.model, self.tokenizer, prompt, list(candidates) + list(ABSTAIN_REPLIES))
         means, abstain_means = means[: len(candidates)], means[len(candidates) :]
         reply.idk_margin = idk_margin(means[0], abstain_means)

@@ -32,22 +32,13 @@ def _run_config(args) -> RunConfig:
         config.synth.teacher_model = args.teacher_model
     if getattr(args, "answer_style", None):
         config.synth.answer_style = args.answer_style
-    if getattr(args, "abstain_threshold", None) is not None:
-        config.answer.abstain_threshold = args.abstain_threshold
     if getattr(args, "person_ensemble", None):
         config.answer.person_ensemble = True
-    if getattr(args, "consistency_samples", None) is not None:
-        config.answer.consistency_samples = args.consistency_samples
-    if getattr(args, "consistency_threshold", None) is not None:
-        config.answer.consistency_threshold = args.consistency_threshold
-    if getattr(args, "num_beams", None) is not None:
-        config.answer.num_beams = args.num_beams
-    if getattr(args, "rerank_weight", None) is not None:
-        config.answer.rerank_weight = args.rerank_weight
-    if getattr(args, "rerank_margin", None) is not None:
-        config.answer.rerank_margin = args.rerank_margin
-    if getattr(args, "abstain_margin", None) is not None:
-        config.answer.abstain_margin = args.abstain_margin
+    # flags named as the answer fields they set (--num-beams -> answer.num_beams)
+    for name in ("abstain_threshold", "consistency_samples", "consistency_threshold", "num_beams", "rerank_weight",
+                 "rerank_margin", "abstain_margin"):
+        if getattr(args, name, None) is not None:
+            setattr(config.answer, name, getattr(args, name))
     for section in (config.model, config.lora, config.train, config.synth, config.answer):
         section.__post_init__()  # re-validate after overrides
     return config
