@@ -136,10 +136,9 @@ def load_dataset_dir(directory: str | os.PathLike) -> datasets.Dataset:
 
 
 def _main(argv: list[str]) -> int:
-    path, user = argv[0], argv[1]
-    with open(path, encoding="utf-8") as f:
-        mems = [Memory(id=d["id"], text=d["text"]) for d in (json.loads(x) for x in f if x.strip())]
-    ds = build_dataset(mems, user)
+    from memory_lora.ingest import read_memories  # the ingest reader keeps each memory's time and kind
+
+    ds = build_dataset(read_memories(argv[0]), argv[1])
     if len(argv) > 2:
         save_dataset(ds, argv[2])
     print(json.dumps(dataset_stats(ds), indent=1))

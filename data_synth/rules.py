@@ -15,11 +15,12 @@ import json
 import random
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from data_synth.abstention import abstention_examples, named_entities
 from data_synth.cot import cot_examples
-from data_synth.grammar import cap_first, norm, replace_outside_quotes, verb_info
+from data_synth.grammar import DETERMINERS, PRONOUNS, cap_first, norm, past_tense, replace_outside_quotes, verb_info
 from data_synth.inferences import clause_inferences
 from data_synth.normalise import split_clauses, third_person_sentences, to_second_person
 from data_synth.paraphrase import in_situ, lexical_variants
@@ -28,7 +29,7 @@ from data_synth.qa import QA, short_answer
 from data_synth.questions import ClauseQuestions
 from data_synth.schema import Example
 from data_synth.slots import Clause, analyse
-from data_synth.temporal import date_forms, dated_text
+from data_synth.temporal import date_forms, dated_text, time_field_date
 from data_synth.updates import Update, find_updates, names_old_state, update_response
 from memory_lora.config import SynthConfig
 from memory_lora.records import Memory
@@ -257,11 +258,43 @@ def _past_forms(past: str) -> list[str]:
 NOW_MARKERS = ("now", "these days", "now", "at the moment", "currently")
 
 
+def _past_clause(sentence: str) -> str:
+    """A present-tense sentence told in the past, for a "when" clause ("Leicester vet says she needs a diet" ->
+    "Leicester vet said she needed a diet"); "" when it has no present-tense verb to turn."""
+    words = sentence.rstrip(".!").split()
+    turned = False
+    for i, w in enumerate(words):
+        info = verb_info(w)
+        if info and info[1] == "pres" and (info[0] == "be" or w.lower().endswith("s")):
+            words[i] = {"is": "was", "am": "was", "are": "were"}.get(w.lower(), past_tense(info[0]))
+            turned = True
+    if not turned or not words:
+        return ""
+    if words[0].lower() in DETERMINERS | PRONOUNS:
+        words[0] = words[0].lower()
+    return " ".join(words)
+
+
+def _anchored_past_forms(past: str, context: Sequence[str], month: str) -> list[str]:
+    """Ways to ask for a superseded value by what else held then: the old memory's month ("How much did Pixel weigh
+    in May 2023?") and its other sentences ("... when Leicester vet said she needed a diet?"). People anchor an old
+    value to its circumstances as often as they say "before"; without these the adapter gave the current value."""
+    forms = [f"{past} in {month}?"] if month else []
+    for sentence in context:
+        clause = _past_clause(sentence)
+        if clause and len(clause.split()) <= 12:
+            forms.append(f"{past} when {clause}?")
+    return forms
+
+
 def _update_examples(prompt: str, up: Update, old_sent: str, new_sent: str, ids: list[str], n: int,
-                     old_values: frozenset[str] | set[str] = frozenset()) -> list[Example]:
+                     old_values: frozenset[str] | set[str] = frozenset(), context: Sequence[str] = (),
+                     month: str = "") -> list[Example]:
     """A superseded slot: the plain and "now" questions get the new value, "before" the old one.
 
-    A question worded by the old memory (see updates.names_old_state) is asked only about the past.
+    A question worded by the old memory (see updates.names_old_state) is asked only about the past. `context` (the
+    old memory's other sentences) and `month` (its month, "May 2023") add one question per anchored way of asking
+    for the old value (the caller passes them with a slot's first wording only, so each is asked once).
     """
     q = prompt.rstrip("?")
     # "Where does Ravi live before?" -> "Where did Ravi live before?": the old value is asked in the past tense.
@@ -271,7 +304,9 @@ def _update_examples(prompt: str, up: Update, old_sent: str, new_sent: str, ids:
     before = forms[n % len(forms)]
     old_only = names_old_state(q, old_sent, new_sent, old_values - {up.old})
     marker = NOW_MARKERS[n % len(NOW_MARKERS)]
-    for text, now, tag in ((prompt, True, "plain"), (f"{q} {marker}?", True, "now"), (before, False, "before")):
+    asks = [(prompt, True, "plain"), (f"{q} {marker}?", True, "now"), (before, False, "before")]
+    asks += [(text, False, "before") for text in _anchored_past_forms(past, context, month)]
+    for text, now, tag in asks:
         if now and old_only:
             continue
         short = up.new if now else up.old
@@ -293,6 +328,7 @@ def _memory_examples(an: Analysis, user: str, config: SynthConfig, kinds: set[st
     ids = [mem.id]
     examples: list[Example] = []
     mem_norm = norm(an.text)
+    month = time_field_date(mem.time).partition(" ")[2]  # "6 May 2023" -> "May 2023": when its states held
     if "qa" in kinds:
         cands: list[QA] = []
         origin: dict[int, tuple[Clause, str]] = {}
@@ -322,6 +358,7 @@ def _memory_examples(an: Analysis, user: str, config: SynthConfig, kinds: set[st
         picked = _select(cands, config.max_qa_per_memory)
         offset = rng.randrange(4)
         date_turn: dict[str, int] = {}
+        anchored: set[str] = set()  # superseded slots already asked with anchors
         for n, qa in enumerate(picked):
             cl_sent = origin.get(id(qa))
             sent = cl_sent[1] if cl_sent else full
@@ -356,7 +393,11 @@ def _memory_examples(an: Analysis, user: str, config: SynthConfig, kinds: set[st
                 style = "full"
             if updates and qa.group in updates and qa.short:  # superseded: teach old as past, new as current
                 up, new_sent = updates[qa.group]
-                examples += _update_examples(prompt, up, sent, new_sent, ids, n, old_values)
+                first_ask = qa.group not in anchored
+                anchored.add(qa.group)
+                examples += _update_examples(prompt, up, sent, new_sent, ids, n, old_values,
+                                             [x for x in sentences if x != sent] if first_ask else (),
+                                             month if first_ask else "")
                 continue
             template = f"qa/{qa.wh.split('/')[0]}/{style}" + ("/first" if first else "")
             examples.append(Example(prompt=prompt, response=response.replace("..", "."),
