@@ -372,12 +372,16 @@ def abstention_examples(memory_texts: list[str], user: str, n: int, seed: int,
     for s in sources:
         rng.shuffle(s)
     sources.insert(1, near + far)  # every near miss is asked before any other missing relation
-    mixed = [s[i] for i in range(max(map(len, sources), default=0)) for s in sources if i < len(s)]
+    # (question, its place in its source): the wording turns with that place, not with the place in the mix, where
+    # taking the sources in turn gave each source one wording ("the user's dog" but never "Maya's dog")
+    mixed = [(s[i], i + k) for i in range(max(map(len, sources), default=0))
+             for k, s in enumerate(sources) if i < len(s)]
     out: list[Example] = []
     seen: set[str] = set()
     for i in range(min(n, len(mixed) * len(WORDINGS))):
-        q = mixed[i % len(mixed)].replace("{u}", user)
-        style = WORDINGS[(i // len(mixed) + i) % len(WORDINGS)]
+        q, turn = mixed[i % len(mixed)]
+        q = q.replace("{u}", user)
+        style = WORDINGS[(i // len(mixed) + turn) % len(WORDINGS)]
         prompt = style.format(q=q, q_user=re.sub(rf"\b{re.escape(user)}\b", "the user", q),
                               q_first=_first_person(q, user))
         if prompt in seen:

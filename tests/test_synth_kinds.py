@@ -1,16 +1,18 @@
 """Behaviour tests for the synthesis kinds beyond plain QA: paraphrase wordings, temporal dates, knowledge updates,
 abstention, chain-of-thought two-hop examples, and the normaliser's handling of chat lines and terse notes.
 
-Run: `pytest tests/test_synth_kinds.py -q`. Uses invented memories only, never the held-out question files.
+Run: `pytest tests/test_synth_kinds.py -q`. Uses invented memories and the bundled demo memories, never the held-out
+question files.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
-from data_synth.abstention import abstention_examples
+from data_synth.abstention import TOPICS, abstention_examples
 from data_synth.cot import _relation_forms
 from data_synth.dataset import build_dataset, preview
 from data_synth.grammar import norm
@@ -165,6 +167,24 @@ def test_abstention_asks_near_misses_but_never_what_it_was_told():
     # a person the memories name is asked about what they do not say, by name or by relation, never her birthday
     assert any(re.search(r"How old is (Ines|Lena's sister|my sister|the user's sister)\?", p) for p in prompts), prompts
     assert not any("birthday" in p and ("Ines" in p or "sister" in p) for p in prompts), prompts
+
+
+def test_every_kind_of_refusal_is_asked_in_every_person_form():
+    # one pass over the questions (n below their number): each source of refusals must still vary its wording,
+    # or "the user's dog" is refused while "Lena's dog" is answered with the cat
+    from memory_lora.ingest import read_memories
+
+    mems = read_memories(Path(__file__).parents[1] / "memory_lora/examples/demo/memories.jsonl")  # four long sources
+    out = [e.prompt.replace("Maya", USER) for e in synthesize(mems, "Maya", SynthConfig(kinds=["abstention"]))]
+
+    def form(p):
+        return "name" if USER in p else "user" if "the user" in p else "first" if re.search(r"\b(my|I)\b", p) else ""
+
+    relations = {form(p) for p in out if re.search(r"\b(dog|brother|father|mother|husband|wife)\b", p)}
+    topic_forms = {t.format(u=who): who for t, _ in TOPICS for who in (USER, "the user")}
+    topics = {form(p) for p in out if p in topic_forms}
+    assert {"name", "user", "first"} <= relations, out
+    assert {"name", "user"} <= topics, out
 
 
 def test_abstention_prompts_carry_no_wording_the_answerable_ones_lack():
