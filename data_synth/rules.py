@@ -261,7 +261,8 @@ NOW_MARKERS = ("now", "these days", "now", "at the moment", "currently")
 def _past_clause(sentence: str) -> str:
     """A present-tense sentence told in the past, for a "when" clause ("Leicester vet says she needs a diet" ->
     "Leicester vet said she needed a diet"); "" when it has no present-tense verb to turn."""
-    words = sentence.rstrip(".!").split()
+    # the date dated_text puts before an episodic memory would read "... when On 2 April 2023, ..."
+    words = re.sub(r"^On [^,]{4,30}\d{4},\s*", "", sentence.rstrip(".!")).split()
     turned = False
     for i, w in enumerate(words):
         info = verb_info(w)

@@ -226,3 +226,11 @@ def test_the_dataset_command_reads_each_memory_s_time(tmp_path):
     assert _main([str(path), USER, str(tmp_path / "ds")]) == 0
     responses = load_dataset_dir(tmp_path / "ds")["response"]
     assert any("2 April 2023" in r for r in responses), responses  # the episodic memory is dated from its time
+
+
+def test_a_when_clause_is_told_in_the_past_without_the_date_in_front():
+    from data_synth.rules import _past_clause
+
+    assert _past_clause("Leicester vet says she needs a diet.") == "Leicester vet said she needed a diet"
+    assert _past_clause("On 2 April 2023, the club meets on Fridays.") == "the club met on Fridays"
+    assert _past_clause("Ravi went to Kochi.") == ""  # nothing present to turn: no "when" question from it
