@@ -15,12 +15,11 @@ import json
 import random
 import re
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from data_synth.abstention import abstention_examples, named_entities
 from data_synth.cot import cot_examples
-from data_synth.grammar import DETERMINERS, PRONOUNS, cap_first, norm, past_tense, replace_outside_quotes, verb_info
+from data_synth.grammar import cap_first, norm, replace_outside_quotes, verb_info
 from data_synth.inferences import clause_inferences
 from data_synth.normalise import split_clauses, third_person_sentences, to_second_person
 from data_synth.paraphrase import in_situ, lexical_variants
@@ -30,7 +29,7 @@ from data_synth.questions import ClauseQuestions
 from data_synth.schema import Example
 from data_synth.slots import Clause, analyse
 from data_synth.temporal import date_forms, dated_text, time_field_date
-from data_synth.updates import Update, find_updates, names_old_state, update_response
+from data_synth.updates import Update, find_updates, update_examples
 from memory_lora.config import SynthConfig
 from memory_lora.records import Memory
 
@@ -38,7 +37,6 @@ from memory_lora.records import Memory
 DEFAULT_KINDS = ("qa", "paraphrase", "cloze", "recitation", "temporal", "abstention", "cot")
 MAX_CLOZE = 3
 POSSESS_VERBS = {"keep", "have", "own", "drive", "play", "carry", "ride", "wear", "use", "adopt", "buy"}
-PAST_AUX = {"does": "did", "do": "did", "is": "was", "am": "was", "are": "were"}
 FIRST_AUX = {"does": "do", "is": "am", "has": "have", "doesn't": "don't", "was": "was", "did": "did"}
 
 
@@ -238,86 +236,6 @@ def _slot_kinds(cl: Clause) -> dict[str, str]:
     return kinds
 
 
-def _past_forms(past: str) -> list[str]:
-    """Ways to ask for a superseded value: "... before?", "... previously?", "did X use to ...?", "X's old ...".
-
-    People ask for an old value in all of these ways; the issue's own example is "used to live in".
-    """
-    forms = [f"{past} before?", f"{past} previously?"]
-    m = re.match(r"^(.*\bdid) (I|the user|[A-Z][\w'’-]*) (\w+)\b(.*)$", past)
-    if m:
-        forms.append(f"{m.group(1)} {m.group(2)} use to {m.group(3)}{m.group(4)}?")
-    m = re.match(r"^(.*\b(?:was|were)\b.*?)\b([A-Z][\w-]*|the user|my)('s)? ([a-z]+)\b(.*)$", past)
-    if m and (m.group(3) or m.group(2) == "my"):
-        forms.append(f"{m.group(1)}{m.group(2)}{m.group(3) or ''} old {m.group(4)}{m.group(5)}?")
-    return forms
-
-
-# How people ask for a current value; "now" alone taught one wording (held-out asks "these days", "currently").
-# "now" is listed twice: it stays the commonest.
-NOW_MARKERS = ("now", "these days", "now", "at the moment", "currently")
-
-
-def _past_clause(sentence: str) -> str:
-    """A present-tense sentence told in the past, for a "when" clause ("Leicester vet says she needs a diet" ->
-    "Leicester vet said she needed a diet"); "" when it has no present-tense verb to turn."""
-    # the date dated_text puts before an episodic memory would read "... when On 2 April 2023, ..."
-    words = re.sub(r"^On [^,]{4,30}\d{4},\s*", "", sentence.rstrip(".!")).split()
-    turned = False
-    for i, w in enumerate(words):
-        info = verb_info(w)
-        if info and info[1] == "pres" and (info[0] == "be" or w.lower().endswith("s")):
-            words[i] = {"is": "was", "am": "was", "are": "were"}.get(w.lower(), past_tense(info[0]))
-            turned = True
-    if not turned or not words:
-        return ""
-    if words[0].lower() in DETERMINERS | PRONOUNS:
-        words[0] = words[0].lower()
-    return " ".join(words)
-
-
-def _anchored_past_forms(past: str, context: Sequence[str], month: str) -> list[str]:
-    """Ways to ask for a superseded value by what else held then: the old memory's month ("How much did Pixel weigh
-    in May 2023?") and its other sentences ("... when Leicester vet said she needed a diet?"). People anchor an old
-    value to its circumstances as often as they say "before"; without these the adapter gave the current value."""
-    forms = [f"{past} in {month}?"] if month else []
-    for sentence in context:
-        clause = _past_clause(sentence)
-        if clause and len(clause.split()) <= 12:
-            forms.append(f"{past} when {clause}?")
-    return forms
-
-
-def _update_examples(prompt: str, up: Update, old_sent: str, new_sent: str, ids: list[str], n: int,
-                     old_values: frozenset[str] | set[str] = frozenset(), context: Sequence[str] = (),
-                     month: str = "") -> list[Example]:
-    """A superseded slot: the plain and "now" questions get the new value, "before" the old one.
-
-    A question worded by the old memory (see updates.names_old_state) is asked only about the past. `context` (the
-    old memory's other sentences) and `month` (its month, "May 2023") add one question per anchored way of asking
-    for the old value (the caller passes them with a slot's first wording only, so each is asked once).
-    """
-    q = prompt.rstrip("?")
-    # "Where does Ravi live before?" -> "Where did Ravi live before?": the old value is asked in the past tense.
-    past = re.sub(r"\b(does|do|is|am|are)\b", lambda m: PAST_AUX[m.group(1)], q, count=1)
-    out = []
-    forms = _past_forms(past)
-    before = forms[n % len(forms)]
-    old_only = names_old_state(q, old_sent, new_sent, old_values - {up.old})
-    marker = NOW_MARKERS[n % len(NOW_MARKERS)]
-    asks = [(prompt, True, "plain"), (f"{q} {marker}?", True, "now"), (before, False, "before")]
-    asks += [(text, False, "before") for text in _anchored_past_forms(past, context, month)]
-    for text, now, tag in asks:
-        if now and old_only:
-            continue
-        short = up.new if now else up.old
-        response = (cap_first(short) + ".") if (n + len(out)) % 2 == 0 else update_response(old_sent, new_sent,
-                                                                                            now, short)
-        out.append(Example(prompt=text, response=response, kind="temporal", memory_ids=ids + [up.new_id],
-                           template=f"update/{tag}"))
-    return out
-
-
 def _memory_examples(an: Analysis, user: str, config: SynthConfig, kinds: set[str],
                      updates: dict[str, tuple[Update, str]] | None = None) -> list[Example]:
     mem, sentences, clauses, sentence_of = an.memory, an.sentences, an.clauses, an.sentence_of
@@ -396,7 +314,7 @@ def _memory_examples(an: Analysis, user: str, config: SynthConfig, kinds: set[st
                 up, new_sent = updates[qa.group]
                 first_ask = qa.group not in anchored
                 anchored.add(qa.group)
-                examples += _update_examples(prompt, up, sent, new_sent, ids, n, old_values,
+                examples += update_examples(prompt, up, sent, new_sent, ids, n, old_values,
                                              [x for x in sentences if x != sent] if first_ask else (),
                                              month if first_ask else "")
                 continue

@@ -6,18 +6,31 @@ update cue ("now", "switched", "moved", "new", "no longer", "first day", ...). T
 the later one restates (a place, a number, a name), introduced by a matching preposition and belonging to a present
 state ("lives in", "mobile is"; a past event such as "joined a gym in 2023" stays true), are then superseded: its
 plain questions are answered with the new value, and "before"/"used to" questions keep the old. A question worded
-by the old memory ("What time is Ravi on day shifts to?" once he works nights) is only asked about the past.
-These are rules, so they miss updates phrased with no shared word; a teacher backend can do better.
+by the old memory ("What time is Ravi on day shifts to?" once he works nights) is only asked about the past, and
+the old value is also asked by what else held then: the old memory's month and its other sentences ("How much did
+Pixel weigh when Leicester vet said she needed a diet?"). `update_examples` writes these examples. These are rules, so they miss updates phrased with no shared word; a teacher backend can do better.
 Used by data_synth.rules; not run directly.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from data_synth.grammar import ADVERBS, DETERMINERS, MODALS, PREPOSITIONS, PRONOUNS, cap_first, norm
+from data_synth.grammar import (
+    ADVERBS,
+    DETERMINERS,
+    MODALS,
+    PREPOSITIONS,
+    PRONOUNS,
+    cap_first,
+    norm,
+    past_tense,
+    verb_info,
+)
+from data_synth.schema import Example
 from data_synth.slots import Clause
 
 CUES = re.compile(r"\b(now|switched|switch|moved|move|changed|new|no longer|cancell?ed|instead|any ?more|"
@@ -169,3 +182,86 @@ def names_old_state(question: str, old_sent: str, new_sent: str, old_values: fro
         if any(n == b and w != a and w not in _FUNCTION_WORDS for n, w in before_new):
             return True
     return False
+
+
+PAST_AUX = {"does": "did", "do": "did", "is": "was", "am": "was", "are": "were"}
+
+
+def _past_forms(past: str) -> list[str]:
+    """Ways to ask for a superseded value: "... before?", "... previously?", "did X use to ...?", "X's old ...".
+
+    People ask for an old value in all of these ways; the issue's own example is "used to live in".
+    """
+    forms = [f"{past} before?", f"{past} previously?"]
+    m = re.match(r"^(.*\bdid) (I|the user|[A-Z][\w'’-]*) (\w+)\b(.*)$", past)
+    if m:
+        forms.append(f"{m.group(1)} {m.group(2)} use to {m.group(3)}{m.group(4)}?")
+    m = re.match(r"^(.*\b(?:was|were)\b.*?)\b([A-Z][\w-]*|the user|my)('s)? ([a-z]+)\b(.*)$", past)
+    if m and (m.group(3) or m.group(2) == "my"):
+        forms.append(f"{m.group(1)}{m.group(2)}{m.group(3) or ''} old {m.group(4)}{m.group(5)}?")
+    return forms
+
+
+# How people ask for a current value; "now" alone taught one wording (held-out asks "these days", "currently").
+# "now" is listed twice: it stays the commonest.
+NOW_MARKERS = ("now", "these days", "now", "at the moment", "currently")
+
+
+def past_clause(sentence: str) -> str:
+    """A present-tense sentence told in the past, for a "when" clause ("Leicester vet says she needs a diet" ->
+    "Leicester vet said she needed a diet"); "" when it has no present-tense verb to turn."""
+    # the date dated_text puts before an episodic memory would read "... when On 2 April 2023, ..."
+    words = re.sub(r"^On [^,]{4,30}\d{4},\s*", "", sentence.rstrip(".!")).split()
+    turned = False
+    for i, w in enumerate(words):
+        info = verb_info(w)
+        if info and info[1] == "pres" and (info[0] == "be" or w.lower().endswith("s")):
+            words[i] = {"is": "was", "am": "was", "are": "were"}.get(w.lower(), past_tense(info[0]))
+            turned = True
+    if not turned or not words:
+        return ""
+    if words[0].lower() in DETERMINERS | PRONOUNS:
+        words[0] = words[0].lower()
+    return " ".join(words)
+
+
+def _anchored_past_forms(past: str, context: Sequence[str], month: str) -> list[str]:
+    """Ways to ask for a superseded value by what else held then: the old memory's month ("How much did Pixel weigh
+    in May 2023?") and its other sentences ("... when Leicester vet said she needed a diet?"). People anchor an old
+    value to its circumstances as often as they say "before"; without these the adapter gave the current value."""
+    forms = [f"{past} in {month}?"] if month else []
+    for sentence in context:
+        clause = past_clause(sentence)
+        if clause and len(clause.split()) <= 12:
+            forms.append(f"{past} when {clause}?")
+    return forms
+
+
+def update_examples(prompt: str, up: Update, old_sent: str, new_sent: str, ids: list[str], n: int,
+                     old_values: frozenset[str] | set[str] = frozenset(), context: Sequence[str] = (),
+                     month: str = "") -> list[Example]:
+    """A superseded slot: the plain and "now" questions get the new value, "before" the old one.
+
+    A question worded by the old memory (see updates.names_old_state) is asked only about the past. `context` (the
+    old memory's other sentences) and `month` (its month, "May 2023") add one question per anchored way of asking
+    for the old value (the caller passes them with a slot's first wording only, so each is asked once).
+    """
+    q = prompt.rstrip("?")
+    # "Where does Ravi live before?" -> "Where did Ravi live before?": the old value is asked in the past tense.
+    past = re.sub(r"\b(does|do|is|am|are)\b", lambda m: PAST_AUX[m.group(1)], q, count=1)
+    out = []
+    forms = _past_forms(past)
+    before = forms[n % len(forms)]
+    old_only = names_old_state(q, old_sent, new_sent, old_values - {up.old})
+    marker = NOW_MARKERS[n % len(NOW_MARKERS)]
+    asks = [(prompt, True, "plain"), (f"{q} {marker}?", True, "now"), (before, False, "before")]
+    asks += [(text, False, "before") for text in _anchored_past_forms(past, context, month)]
+    for text, now, tag in asks:
+        if now and old_only:
+            continue
+        short = up.new if now else up.old
+        response = (cap_first(short) + ".") if (n + len(out)) % 2 == 0 else update_response(old_sent, new_sent,
+                                                                                            now, short)
+        out.append(Example(prompt=text, response=response, kind="temporal", memory_ids=ids + [up.new_id],
+                           template=f"update/{tag}"))
+    return out

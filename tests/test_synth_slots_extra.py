@@ -229,8 +229,8 @@ def test_the_dataset_command_reads_each_memory_s_time(tmp_path):
 
 
 def test_a_when_clause_is_told_in_the_past_without_the_date_in_front():
-    from data_synth.rules import _past_clause
+    from data_synth.updates import past_clause
 
-    assert _past_clause("Leicester vet says she needs a diet.") == "Leicester vet said she needed a diet"
-    assert _past_clause("On 2 April 2023, the club meets on Fridays.") == "the club met on Fridays"
-    assert _past_clause("Ravi went to Kochi.") == ""  # nothing present to turn: no "when" question from it
+    assert past_clause("Leicester vet says she needs a diet.") == "Leicester vet said she needed a diet"
+    assert past_clause("On 2 April 2023, the club meets on Fridays.") == "the club met on Fridays"
+    assert past_clause("Ravi went to Kochi.") == ""  # nothing present to turn: no "when" question from it
