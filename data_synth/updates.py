@@ -8,8 +8,9 @@ state ("lives in", "mobile is"; a past event such as "joined a gym in 2023" stay
 plain questions are answered with the new value, and "before"/"used to" questions keep the old. A question worded
 by the old memory ("What time is Ravi on day shifts to?" once he works nights) is only asked about the past, and
 the old value is also asked by what else held then: the old memory's month and its other sentences ("How much did
-Pixel weigh when Leicester vet said she needed a diet?"). `update_examples` writes these examples. These are rules, so they miss updates phrased with no shared word; a teacher backend can do better.
-Used by data_synth.rules; not run directly.
+Pixel weigh when Leicester vet said she needed a diet?"). `update_examples` writes these examples. These are rules,
+so they miss updates phrased with no shared word; a teacher backend can do better. Used by data_synth.rules; not run
+directly.
 """
 
 from __future__ import annotations
