@@ -239,11 +239,11 @@ def _anchored_past_forms(past: str, context: Sequence[str], month: str) -> list[
 
 
 def update_examples(prompt: str, up: Update, old_sent: str, new_sent: str, ids: list[str], n: int,
-                     old_values: frozenset[str] | set[str] = frozenset(), context: Sequence[str] = (),
-                     month: str = "") -> list[Example]:
+                    old_values: frozenset[str] | set[str] = frozenset(), context: Sequence[str] = (),
+                    month: str = "") -> list[Example]:
     """A superseded slot: the plain and "now" questions get the new value, "before" the old one.
 
-    A question worded by the old memory (see updates.names_old_state) is asked only about the past. `context` (the
+    A question worded by the old memory (see names_old_state) is asked only about the past. `context` (the
     old memory's other sentences) and `month` (its month, "May 2023") add one question per anchored way of asking
     for the old value (the caller passes them with a slot's first wording only, so each is asked once).
     """
