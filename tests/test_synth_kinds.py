@@ -181,7 +181,7 @@ def test_every_kind_of_refusal_is_asked_in_every_person_form():
         return "name" if USER in p else "user" if "the user" in p else "first" if re.search(r"\b(my|I)\b", p) else ""
 
     relations = {form(p) for p in out if re.search(r"\b(dog|brother|father|mother|husband|wife)\b", p)}
-    topic_forms = {t.format(u=who): who for t, _ in TOPICS for who in (USER, "the user")}
+    topic_forms = {t.format(u=who) for t, _ in TOPICS for who in (USER, "the user")}
     topics = {form(p) for p in out if p in topic_forms}
     assert {"name", "user", "first"} <= relations, out
     assert {"name", "user"} <= topics, out

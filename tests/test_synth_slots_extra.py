@@ -208,13 +208,15 @@ def test_an_answer_inside_a_longer_token_is_taught_as_itself():
 def test_an_old_value_is_asked_by_its_month_and_what_else_held_then():
     mems = [Memory(id="a", text="Biscuit weighs 31 kg. The vet says he needs a diet.", time="2023-05-06T11:30:00Z"),
             Memory(id="b", text="Weighed Biscuit this morning: 27 kg.", time="2024-08-24T09:20:00Z")]
-    before = {e.prompt: e.response for e in synthesize(mems, USER) if e.template == "update/before"}
+    asked = [(e.prompt, e.response) for e in synthesize(mems, USER) if e.template == "update/before"]
+    before = dict(asked)
     anchored = {q: a for q, a in before.items() if "in May 2023" in q or " when " in q}
     assert any(q.endswith("weigh in May 2023?") for q in anchored), sorted(before)
     assert any(q.endswith("weigh when the vet said he needed a diet?") for q in anchored), sorted(before)
     assert all("31 kg" in a and "27 kg" not in a.split("Later")[0] for a in anchored.values()), anchored
-    # the new value is never asked with an anchor, and each anchor once per slot
-    assert len(anchored) == len(set(anchored)) and not any("August 2024" in q for q in before), sorted(before)
+    # no anchored question is asked twice, and the new value is never asked with an anchor
+    assert sum(q in anchored for q, _ in asked) == len(anchored), asked
+    assert not any("August 2024" in q for q in before), sorted(before)
 
 
 def test_the_dataset_command_reads_each_memory_s_time(tmp_path):
