@@ -253,6 +253,18 @@ def _user_questions(corpus: str) -> list[str]:
     return [q for q, keys in TOPICS if _absent(keys, corpus)]
 
 
+def users_own(text: str, user: str) -> str:
+    """The text without the nouns someone else holds: "Teodor's birthday is 17 October" -> "Teodor's is 17 October".
+
+    A user topic is ruled out by a memory that could be about the user's own attribute, not by another person's
+    ("When is Maya's birthday?" is unanswered when only her partner's birthday is told). Without this the topic was
+    never taught as unknown and the adapter answered it with the other person's value. Only a named other holder
+    or a relation noun ("mum's", "cat's") frees the word; "my", "her" and "his" may be the user's and keep it.
+    """
+    holders = "|".join(sorted(PERSON_NOUNS | PETS, key=len, reverse=True))
+    return re.sub(rf"\b(?!{re.escape(user)}\b)([A-Z][\w-]*|(?i:{holders}))['’]s\s+[\w-]+", r"\1's", text)
+
+
 def _relation_questions(corpus: str) -> tuple[list[str], list[str]]:
     """Questions about relations no memory mentions: (near misses, the rest).
 
@@ -367,7 +379,8 @@ def abstention_examples(memory_texts: list[str], user: str, n: int, seed: int,
     near, far = _relation_questions(corpus)
     rng.shuffle(near)
     rng.shuffle(far)
-    sources = [_user_questions(corpus), _entity_questions(entities or [], rng, user, corpus),
+    own = _corpus(users_own(t, user) for t in memory_texts)
+    sources = [_user_questions(own), _entity_questions(entities or [], rng, user, corpus),
                _detail_questions(memory_texts, user)]
     for s in sources:
         rng.shuffle(s)

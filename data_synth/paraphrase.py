@@ -1,9 +1,11 @@
 """Extra wordings for every slot, so no fact is taught in only one or two phrasings.
 
-Two generic transforms, used by data_synth.rules on top of the per-slot templates of data_synth.questions:
+Three generic transforms, used by data_synth.rules on top of the per-slot templates of data_synth.questions:
 - in-situ questions: the clause with the slot replaced by a wh-phrase ("Maya is allergic to what?",
   "Maya's sister Åsa works as a glacier surveyor based where?");
-- lexical variants: every word of the question found in data_synth.synonyms swapped for each of its synonyms.
+- lexical variants: every word of the question found in data_synth.synonyms swapped for each of its synonyms;
+- unfolded compounds: a possessed noun compound asked with its head noun in front ("Maya's gym locker code" ->
+  "the code for Maya's gym locker", "the code for Maya's locker at the gym").
 Used as a library; not run directly.
 """
 
@@ -11,7 +13,18 @@ from __future__ import annotations
 
 import re
 
-from data_synth.grammar import WEEKDAYS, is_base_verb, norm, replace_outside_quotes
+from data_synth.grammar import (
+    ADJECTIVES,
+    ADVERBS,
+    DETERMINERS,
+    MODALS,
+    PREPOSITIONS,
+    PRONOUNS,
+    WEEKDAYS,
+    is_base_verb,
+    norm,
+    replace_outside_quotes,
+)
 from data_synth.qa import QA
 from data_synth.slots import MONTHS, Chunk, Clause
 from data_synth.synonyms import NOT_SENSES, SENSES, SYNONYMS
@@ -122,4 +135,63 @@ def lexical_variants(qa: QA, limit: int = MAX_LEXICAL_PER_QUESTION) -> list[QA]:
                 out.append(QA(q, qa.short, qa.group, qa.wh + "/syn"))
             if len(out) >= limit:
                 return out
+    return out
+
+
+# Nouns that name an attribute of the thing before them ("locker code", "badge number"): the head of a compound
+# that people also ask about with the head first ("the code for my locker").
+ATTRIBUTE_HEADS = {"code", "number", "name", "address", "size", "colour", "color", "price", "title", "model", "brand",
+                   "fee", "score", "password", "pin", "time", "date", "breed", "type", "make"}
+# Places a compound's first noun can name; they also come after the thing, as "at the gym".
+PLACE_NOUNS = {"gym", "office", "work", "workplace", "university", "school", "college", "clinic", "hospital", "home",
+               "club", "library", "studio", "pool", "station", "lab", "institute", "company", "shop", "church"}
+_NOT_NOUNS = PREPOSITIONS | DETERMINERS | PRONOUNS | MODALS | ADVERBS | ADJECTIVES | {
+    "is", "are", "was", "were", "am", "be", "been", "and", "or", "but", "not", "what", "which", "who", "how", "when",
+    "where", "why", "now", "then", "there", "here", "exactly", "current", "old", "new", "first", "last", "favourite",
+    "favorite"}
+# Modifiers that say which kind of the head it is, not whose: "Ravi's street address" is no "address of his street".
+KIND_MODIFIERS = {"street", "email", "e-mail", "maiden", "middle", "last", "full", "user", "nick", "pen", "stage",
+                  "web", "postal", "post", "zip", "mailing", "billing", "shipping", "finishing", "starting", "closing",
+                  "opening", "best", "personal", "record", "birth"}
+_POSS_RE = re.compile(r"\b(?:[A-Z][\w-]*['’]s|my|your|his|her|their)\s+")
+
+
+def _compound(question: str) -> tuple[int, int, str, list[str], str] | None:
+    """(start, end, possessor, modifier nouns, head) of the first possessed compound with an attribute head."""
+    for m in _POSS_RE.finditer(question):
+        words = list(re.finditer(r"[A-Za-z][\w-]*", question[m.end():]))[:4]
+        for k in range(1, len(words)):
+            head = words[k]
+            if head.group().lower() not in ATTRIBUTE_HEADS:
+                continue
+            mods = [w.group() for w in words[:k]]
+            gaps = question[m.end() + words[0].start(): m.end() + head.start()]
+            plain = all(w.islower() and w not in _NOT_NOUNS and not w.endswith(("ly", "ing")) for w in mods)
+            if " ".join(mods) + " " != gaps or not plain:
+                break
+            return m.start(), m.end() + head.end(), m.group().strip(), mods, head.group()
+    return None
+
+
+def unfolded(qa: QA) -> list[QA]:
+    """Copies of `qa` asking for a possessed compound's head first: "What is Maya's gym locker code?" -> "What is the
+    code for Maya's gym locker?" and, when the compound opens with a place, "... for Maya's locker at the gym?".
+
+    A question taught only as "Maya's X Y Z" was not recognised asked as "the Z for Maya's Y at the X"; the two
+    orders are how English says the same thing, so both are taught. Only compounds whose head names an attribute
+    (ATTRIBUTE_HEADS) and whose other words are all plain nouns are unfolded.
+    """
+    found = None if qa.wh.startswith("insitu") else _compound(qa.question)  # "X's code at what is 5" stays as it is
+    if found is None or found[3][-1] in KIND_MODIFIERS:
+        return []
+    start, end, poss, mods, head = found
+    prep = "for" if head.lower() in {"code", "password", "pin", "fee", "price"} else "of"
+    phrases = [f"the {head} {prep} {poss} {' '.join(mods)}"]
+    if len(mods) >= 2 and mods[0] in PLACE_NOUNS:
+        phrases.append(f"the {head} {prep} {poss} {' '.join(mods[1:])} at the {mods[0]}")
+    out = []
+    for i, phrase in enumerate(phrases):
+        q = qa.question[:start] + phrase + qa.question[end:]
+        if q != qa.question and (not qa.short or norm(qa.short) not in norm(q)):
+            out.append(QA(q[:1].upper() + q[1:], qa.short, qa.group, f"{qa.wh}/unfold{i}"))
     return out
