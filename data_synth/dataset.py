@@ -136,11 +136,25 @@ def load_dataset_dir(directory: str | os.PathLike) -> datasets.Dataset:
 
 
 def _main(argv: list[str]) -> int:
-    from memory_lora.ingest import read_memories  # the ingest reader keeps each memory's time and kind
+    import argparse
 
-    ds = build_dataset(read_memories(argv[0]), argv[1])
-    if len(argv) > 2:
-        save_dataset(ds, argv[2])
+    from memory_lora.ingest import read_memories  # the ingest reader keeps each memory's time and kind
+    from memory_lora.records import InputError
+
+    parser = argparse.ArgumentParser(prog="python -m data_synth.dataset",
+                                     description="Synthesize a user's training data with the rules; print its counts.")
+    parser.add_argument("memories", help="memories file (.jsonl, .json, .txt or .md)")
+    parser.add_argument("user", help="the user's display name, e.g. Maya")
+    parser.add_argument("out", nargs="?", help="also save the dataset to this folder")
+    args = parser.parse_args(argv)
+    try:
+        memories = read_memories(args.memories)
+    except InputError as e:  # one line naming the file and line, never a traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    ds = build_dataset(memories, args.user)
+    if args.out:
+        save_dataset(ds, args.out)
     print(json.dumps(dataset_stats(ds), indent=1))
     return 0
 

@@ -230,6 +230,17 @@ def test_the_dataset_command_reads_each_memory_s_time(tmp_path):
     assert any("2 April 2023" in r for r in responses), responses  # the episodic memory is dated from its time
 
 
+def test_the_dataset_command_names_the_bad_line_in_one_line_and_writes_nothing(tmp_path, capsys):
+    from data_synth.dataset import _main
+
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"id": "a", "text": "I live in Oslo."}\n{oops\n', encoding="utf-8")
+    assert _main([str(path), USER, str(tmp_path / "ds")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"{path}:2:" in err, err  # file and line, no traceback
+    assert not (tmp_path / "ds").exists()
+
+
 def test_a_when_clause_is_told_in_the_past_without_the_date_in_front():
     from data_synth.updates import past_clause
 
