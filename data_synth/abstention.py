@@ -253,6 +253,9 @@ def _user_questions(corpus: str) -> list[str]:
     return [q for q, keys in TOPICS if _absent(keys, corpus)]
 
 
+CONTRACTED = ("It", "That", "What", "She", "He", "There", "Here", "Who", "Where", "How", "Let", "This")
+
+
 def users_own(text: str, user: str) -> str:
     """The text without the nouns someone else holds: "Teodor's birthday is 17 October" -> "Teodor's is 17 October".
 
@@ -262,7 +265,9 @@ def users_own(text: str, user: str) -> str:
     or a relation noun ("mum's", "cat's") frees the word; "my", "her" and "his" may be the user's and keep it.
     """
     holders = "|".join(sorted(PERSON_NOUNS | PETS, key=len, reverse=True))
-    return re.sub(rf"\b(?!{re.escape(user)}\b)([A-Z][\w-]*|(?i:{holders}))['’]s\s+[\w-]+", r"\1's", text)
+    # "It's", "She's" are a word and "is", not a holder: "It's football season" keeps "football"
+    not_holder = rf"(?!(?:{re.escape(user)}|{'|'.join(CONTRACTED)})\b)"
+    return re.sub(rf"\b{not_holder}([A-Z][\w-]*|(?i:{holders}))['’]s\s+[\w-]+", r"\1's", text)
 
 
 def _relation_questions(corpus: str) -> tuple[list[str], list[str]]:
