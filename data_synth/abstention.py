@@ -264,7 +264,7 @@ def users_own(text: str, user: str) -> str:
     never taught as unknown and the adapter answered it with the other person's value. Only a named other holder
     or a relation noun ("mum's", "cat's") frees the word; "my", "her" and "his" may be the user's and keep it.
     """
-    holders = "|".join(sorted(PERSON_NOUNS | PETS, key=len, reverse=True))
+    holders = "|".join(sorted(PERSON_NOUNS | PETS, key=len, reverse=True))  # longest first: "grandmother", not "mother"
     # "It's", "She's" are a word and "is", not a holder: "It's football season" keeps "football"
     not_holder = rf"(?!(?:{re.escape(user)}|{'|'.join(CONTRACTED)})\b)"
     return re.sub(rf"\b{not_holder}([A-Z][\w-]*|(?i:{holders}))['’]s\s+[\w-]+", r"\1's", text)

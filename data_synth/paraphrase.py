@@ -26,7 +26,7 @@ from data_synth.grammar import (
     replace_outside_quotes,
 )
 from data_synth.qa import QA
-from data_synth.slots import MONTHS, Chunk, Clause
+from data_synth.slots import MONTHS, PLACE_WORDS, Chunk, Clause
 from data_synth.synonyms import NOT_SENSES, SENSES, SYNONYMS
 
 PLACE_PREPS = {"in", "at", "to", "near", "into", "based in", "based at", "from", "on"}
@@ -143,14 +143,13 @@ def lexical_variants(qa: QA, limit: int = MAX_LEXICAL_PER_QUESTION) -> list[QA]:
 ATTRIBUTE_HEADS = {"code", "number", "name", "address", "size", "colour", "color", "price", "title", "model", "brand",
                    "fee", "score", "password", "pin", "time", "date", "breed", "type", "make"}
 # Places a compound's first noun can name; they also come after the thing, as "at the gym".
-PLACE_NOUNS = {"gym", "office", "work", "workplace", "university", "school", "college", "clinic", "hospital", "home",
-               "club", "library", "studio", "pool", "station", "lab", "institute", "company", "shop", "church"}
+PLACE_NOUNS = PLACE_WORDS | {"work", "workplace", "college", "home", "studio", "pool", "lab", "company"}
 _NOT_NOUNS = PREPOSITIONS | DETERMINERS | PRONOUNS | MODALS | ADVERBS | ADJECTIVES | {
     "is", "are", "was", "were", "am", "be", "been", "and", "or", "but", "not", "what", "which", "who", "how", "when",
     "where", "why", "now", "then", "there", "here", "exactly", "current", "old", "new", "first", "last", "favourite",
     "favorite"}
 # Modifiers that say which kind of the head it is, not whose: "Ravi's street address" is no "address of his street".
-KIND_MODIFIERS = {"street", "email", "e-mail", "maiden", "middle", "last", "full", "user", "nick", "pen", "stage",
+KIND_MODIFIERS = {"street", "email", "e-mail", "maiden", "middle", "full", "user", "nick", "pen", "stage",
                   "web", "postal", "post", "zip", "mailing", "billing", "shipping", "finishing", "starting", "closing",
                   "opening", "best", "personal", "record", "birth"}
 _POSS_RE = re.compile(r"\b(?:[A-Z][\w-]*['’]s|my|your|his|her|their)\s+")
