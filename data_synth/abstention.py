@@ -364,7 +364,7 @@ def _entity_questions(entities: list[Entity], rng: random.Random, user: str = ""
 
 
 def abstention_examples(memory_texts: list[str], user: str, n: int, seed: int,
-                        entities: list[Entity] | None = None) -> list[Example]:
+                        entities: list[Entity] | None = None, wordings: int = 1) -> list[Example]:
     """Up to `n` "I don't know" examples about what the memories do not say.
 
     Args:
@@ -374,6 +374,8 @@ def abstention_examples(memory_texts: list[str], user: str, n: int, seed: int,
         n: How many examples to make.
         seed: Picks topics, wordings and replies deterministically.
         entities: People and named beings the memories mention, for "known person, unknown fact" questions.
+        wordings: Person forms each question is asked in, one after another ("Maya's", "the user's", "my"); a
+            question that names no user has one. So up to `n * wordings` examples.
 
     Returns:
         Examples of kind "abstention" with no memory ids (they are about the absence of a memory), drawn in turn
@@ -399,14 +401,17 @@ def abstention_examples(memory_texts: list[str], user: str, n: int, seed: int,
     for i in range(min(n, len(mixed) * len(WORDINGS))):
         q, turn = mixed[i % len(mixed)]
         q = q.replace("{u}", user)
-        style = WORDINGS[(i // len(mixed) + turn) % len(WORDINGS)]
-        prompt = style.format(q=q, q_user=re.sub(rf"\b{re.escape(user)}\b", "the user", q),
-                              q_first=_first_person(q, user))
-        if prompt in seen:
-            continue
-        seen.add(prompt)
-        out.append(Example(prompt=prompt, response=REPLIES[rng.randrange(len(REPLIES))], kind="abstention",
-                           memory_ids=[], template="abstention"))
+        for w in range(wordings):
+            # a refusal taught in one wording did not carry to another: the bbbe4ca demo adapter was taught "What is
+            # the user's shoe size?" and answered the dev question "What size shoes does Maya wear?" with the bike
+            style = WORDINGS[((i // len(mixed)) * wordings + turn + w) % len(WORDINGS)]
+            prompt = style.format(q=q, q_user=re.sub(rf"\b{re.escape(user)}\b", "the user", q),
+                                  q_first=_first_person(q, user))
+            if prompt in seen:
+                continue
+            seen.add(prompt)
+            out.append(Example(prompt=prompt, response=REPLIES[rng.randrange(len(REPLIES))], kind="abstention",
+                               memory_ids=[], template="abstention"))
     return out
 
 

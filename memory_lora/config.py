@@ -137,6 +137,9 @@ class SynthConfig:
     # things that the memories lack), e.g. 3.0 -> 120 for 40 memories. More of them buy abstention and cost answerable
     # questions (docs/results/README.md sections 10 and 12).
     abstention_per_memory: float = 3.0
+    # Person forms each of those questions is taught in ("Maya's", "the user's", "my"): 2 doubles the refusals
+    # without asking of more topics, so one refusal is not tied to one wording.
+    abstention_wordings: int = 1
     # Most chain-of-thought two-hop examples per pair of memories sharing an entity. 10 (was 6) covers more of each
     # pair's slots; with it ravi's multi-hop went 4 -> 6 of 11 (docs/results/README.md section 13, one seed).
     cot_per_pair: int = 10
@@ -159,6 +162,8 @@ class SynthConfig:
             raise ValueError(f"synth.max_qa_per_memory must be >= 1, got {self.max_qa_per_memory}")
         if self.answer_style not in ANSWER_STYLES:
             raise ValueError(f"synth.answer_style must be one of {', '.join(ANSWER_STYLES)}, got {self.answer_style!r}")
+        if not 1 <= self.abstention_wordings <= 3:
+            raise ValueError(f"synth.abstention_wordings must be 1, 2 or 3, got {self.abstention_wordings}")
         if self.abstention_per_memory < 0 or self.cot_per_pair < 0:
             raise ValueError("synth.abstention_per_memory and synth.cot_per_pair must be >= 0")
         allowed = {"qa", "paraphrase", "cloze", "recitation", "temporal", "abstention", "cot"}
