@@ -340,3 +340,17 @@ def test_ablation_variants_and_table():
     assert table[0].startswith("| variant |") and "abstention" in table[0] and "single-hop" in table[0]
     assert table[2].startswith("| all | 10 |") and "0.800" in table[2]
     assert table[3].startswith("| -abstention |") and table[3].rstrip().endswith("| - | 0.900 |")
+
+
+def test_refusal_wordings_teach_each_question_in_more_than_one_person_form():
+    texts = ["My sister Ines works as a nurse in Porto.", "My cat is called Miso."]
+    one = [e.prompt for e in abstention_examples(texts, USER, n=6, seed=0)]
+    two = [e.prompt for e in abstention_examples(texts, USER, n=6, seed=0, wordings=2)]
+    assert len(one) == 6 and len(two) == 12
+    # the same questions in the same order, each followed by another person form of itself
+    assert two[::2] == one
+    owner = re.compile(rf"\b{USER}'s\b|\bthe user's\b|\bmy\b")
+    for first, second in zip(two[::2], two[1::2], strict=True):
+        assert first != second and owner.sub("X's", first) == owner.sub("X's", second), (first, second)
+    with pytest.raises(ValueError, match="abstention_wordings"):
+        SynthConfig(abstention_wordings=4)
