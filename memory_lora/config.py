@@ -137,9 +137,10 @@ class SynthConfig:
     # things that the memories lack), e.g. 3.0 -> 120 for 40 memories. More of them buy abstention and cost answerable
     # questions (docs/results/README.md sections 10 and 12).
     abstention_per_memory: float = 3.0
-    # Person forms each of those questions is taught in ("Maya's", "the user's", "my"): 2 doubles the refusals
-    # without asking of more topics, so one refusal is not tied to one wording.
-    abstention_wordings: int = 1
+    # Person forms each of those questions is taught in ("Maya's", "the user's", "my"). 2 (was 1) nearly doubles the
+    # refusals on the same topics; chosen on the dev sets, where both users gained 1-2 of 28 with and without the
+    # gate and lost no single-hop answer (docs/results/README.md section 24).
+    abstention_wordings: int = 2
     # Most chain-of-thought two-hop examples per pair of memories sharing an entity. 10 (was 6) covers more of each
     # pair's slots; with it ravi's multi-hop went 4 -> 6 of 11 (docs/results/README.md section 13, one seed).
     cot_per_pair: int = 10
