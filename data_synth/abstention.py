@@ -402,8 +402,8 @@ def abstention_examples(memory_texts: list[str], user: str, n: int, seed: int,
         q, turn = mixed[i % len(mixed)]
         q = q.replace("{u}", user)
         for w in range(wordings):
-            # a refusal taught in one wording did not carry to another: the bbbe4ca demo adapter was taught "What is
-            # the user's shoe size?" and answered the dev question "What size shoes does Maya wear?" with the bike
+            # a refusal taught in one person form did not carry to another: taught "What is the user's blood type?",
+            # the bbbe4ca demo adapter answered "What is Maya's blood type?" with another memory
             style = WORDINGS[((i // len(mixed)) * wordings + turn + w) % len(WORDINGS)]
             prompt = style.format(q=q, q_user=re.sub(rf"\b{re.escape(user)}\b", "the user", q),
                                   q_first=_first_person(q, user))
