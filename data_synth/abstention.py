@@ -365,13 +365,13 @@ def _entity_questions(entities: list[Entity], rng: random.Random, user: str = ""
 
 def abstention_examples(memory_texts: list[str], user: str, n: int, seed: int,
                         entities: list[Entity] | None = None, wordings: int = 1) -> list[Example]:
-    """Up to `n` "I don't know" examples about what the memories do not say.
+    """Refusal examples ("I don't know") on up to `n` questions the memories do not answer, in `wordings` forms each.
 
     Args:
         memory_texts: Every memory text of the user (a user topic or relation is dropped if any mentions one of
             its keywords).
         user: The user's display name.
-        n: How many examples to make.
+        n: How many questions to ask.
         seed: Picks topics, wordings and replies deterministically.
         entities: People and named beings the memories mention, for "known person, unknown fact" questions.
         wordings: Person forms each question is asked in, one after another ("Maya's", "the user's", "my"); a
