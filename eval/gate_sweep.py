@@ -4,7 +4,9 @@ Eval records, for every parametric and hybrid reply, the probability the adapter
 token (`abstain_p`) and the greedy reply the gate replaced (`ungated_reply`), so any threshold can be replayed
 without the adapter. A threshold picked from this table on the same questions is tuned on the test set; with
 --calibrate-on DEV_DIR the threshold is instead picked on another run's questions (a development set, e.g. the
-examples' dev_questions.jsonl answered with `eval --reuse-adapter`) and this run is scored at it.
+examples' dev_questions.jsonl answered with `eval --reuse-adapter`) and this run is scored at it. Several dev runs
+(other seeds or users trained with the same config) are pooled into one set, so a default threshold can be picked on
+more questions than one dev set holds.
 
 The self-consistency gate (`eval --consistency-samples K`) is replayed the same way with --signal agreement: eval
 records each reply's share of agreeing samples (`agreement`), and a reply abstains when it is below the threshold.
@@ -12,7 +14,7 @@ So is "I don't know" scored as a reply (`eval --rerank-weight W` or `--abstain-m
 --signal idk-margin: eval records how much more probable the reply was than a refusal (`idk_margin`, mean token
 log-probability), and a reply abstains when that is at most the threshold.
 
-Run: python -m eval.gate_sweep RUN_DIR [--thresholds 0.05,0.1,0.2] [--method parametric] [--calibrate-on DEV_DIR]
+Run: python -m eval.gate_sweep RUN_DIR [--thresholds 0.05,0.1,0.2] [--method parametric] [--calibrate-on DEV_DIR ...]
      python -m eval.gate_sweep RUN_DIR --signal agreement [--calibrate-on DEV_DIR]
      python -m eval.gate_sweep RUN_DIR --signal idk-margin [--calibrate-on DEV_DIR]
 Writes RUN_DIR/gate_sweep.json and RUN_DIR/gate_sweep.png (gate_sweep_SIGNAL.* for the other signals), prints a
@@ -136,9 +138,9 @@ def main(argv: list[str] | None = None) -> int:
                              "\"I don't know\" as a scored reply (runs made with --rerank-weight or --abstain-margin)")
     parser.add_argument("--thresholds", help="comma-separated; default depends on --signal")
     parser.add_argument("--method", default="parametric", choices=("parametric", "hybrid"))
-    parser.add_argument("--calibrate-on", metavar="DEV_DIR",
-                        help="pick the threshold on this other eval run (its best balanced accuracy) and score RUN_DIR "
-                             "at it")
+    parser.add_argument("--calibrate-on", metavar="DEV_DIR", nargs="+",
+                        help="pick the threshold on these other eval runs, pooled (their best balanced accuracy), and "
+                             "score RUN_DIR at it")
     args = parser.parse_args(argv)
     run = Path(args.run_dir)
     records = _records(run)
@@ -146,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
                   else list(DEFAULTS[args.signal]))
     result = sweep(records, thresholds, args.method, args.signal)
     if args.calibrate_on:
-        chosen = calibrate(_records(Path(args.calibrate_on)), thresholds, args.method, args.signal)
+        dev = [r for d in args.calibrate_on for r in _records(Path(d))]
+        chosen = calibrate(dev, thresholds, args.method, args.signal)
         at = next(p for p in result["thresholds"] if p["threshold"] == chosen["threshold"])
         result["calibrated"] = {"on": args.calibrate_on, **chosen, "accuracy": at["accuracy"], "by_type": at["by_type"]}
     report = json.loads((run / "report.json").read_text(encoding="utf-8")) if (run / "report.json").exists() else {}
@@ -162,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{p['threshold']:>9g}  {p['accuracy']:7.3f}  " + "  ".join(f"{p['by_type'][t]:12.3f}" for t in types))
     if "calibrated" in result:
         cal = result["calibrated"]
-        print(f"threshold chosen on {cal['on']}: {cal['threshold']:g} (dev balanced accuracy {cal['dev_macro']:.3f}); "
+        print(f"threshold chosen on {', '.join(cal['on'])}: {cal['threshold']:g} "
+              f"(dev balanced accuracy {cal['dev_macro']:.3f}); "
               f"this run at it: overall {cal['accuracy']:.3f}, "
               + ", ".join(f"{t} {a:.3f}" for t, a in cal["by_type"].items()))
     print(f"wrote {run / f'{stem}.json'} and {run / f'{stem}.png'}")

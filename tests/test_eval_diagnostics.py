@@ -76,5 +76,37 @@ def test_gate_threshold_is_chosen_on_a_separate_dev_run(tmp_path):
         (d / "answers.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     assert main([str(run_dir), "--thresholds", "0.05,0.2,0.5,1.0", "--calibrate-on", str(dev_dir)]) == 0
     cal = json.loads((run_dir / "gate_sweep.json").read_text())["calibrated"]
-    assert cal["threshold"] == 0.2 and cal["on"] == str(dev_dir)
+    assert cal["threshold"] == 0.2 and cal["on"] == [str(dev_dir)]
     assert cal["by_type"] == {"abstention": 0.0, "single-hop": 0.5}
+
+
+def test_gate_threshold_can_be_chosen_on_several_dev_runs_pooled(tmp_path):
+    import json
+
+    from eval.gate_sweep import calibrate, main
+
+    def rec(qtype, p, right):
+        gold = ["unknown"] if qtype == "abstention" else ["Oslo"]
+        greedy = "Oslo." if qtype != "abstention" else ("I don't know." if right else "Lena's shoe size is 9.")
+        return {"method": "parametric", "type": qtype, "reply": greedy, "ungated_reply": None, "answers": gold,
+                "abstain_p": p}
+
+    # one dev run alone picks 0.2 (as in the test above); a second adapter's dev run has right answers at p 0.25,
+    # which a gate at 0.2 would refuse. Pooled, the gate that costs no right answer (off, 1.0) wins.
+    dev_a = [rec("single-hop", 0.01, True), rec("single-hop", 0.3, True), rec("single-hop", 0.1, True),
+             rec("single-hop", 0.06, True), rec("abstention", 0.25, False), rec("abstention", 0.4, False),
+             rec("abstention", 0.9, True), rec("abstention", 0.95, True)]
+    dev_b = [rec("single-hop", 0.25, True)] * 4 + [rec("abstention", 0.9, True)]
+    thresholds = (0.05, 0.2, 0.5, 1.0)
+    assert calibrate(dev_a, thresholds)["threshold"] == 0.2
+    assert calibrate(dev_a + dev_b, thresholds)["threshold"] == 1.0
+    run = [rec("single-hop", 0.3, True), rec("abstention", 0.1, False)]
+    dirs = {"a": dev_a, "b": dev_b, "run": run}
+    for name, rows in dirs.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "answers.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    on = [str(tmp_path / "a"), str(tmp_path / "b")]
+    assert main([str(tmp_path / "run"), "--thresholds", "0.05,0.2,0.5,1.0", "--calibrate-on", *on]) == 0
+    cal = json.loads((tmp_path / "run" / "gate_sweep.json").read_text())["calibrated"]
+    assert cal["threshold"] == 1.0 and cal["on"] == on
+    assert cal["by_type"] == {"abstention": 0.0, "single-hop": 1.0}
