@@ -49,17 +49,19 @@ def test_gate_sweep_replays_the_gate_from_recorded_probabilities(tmp_path):
     assert json.loads((tmp_path / "gate_sweep.json").read_text())["thresholds"][1]["accuracy"] == 0.5
 
 
+def rec(qtype: str, p: float, right: bool) -> dict:
+    """A parametric answer record with first-token probability p; right: its greedy reply is right (an abstention
+    question's greedy reply invents an answer when not right)."""
+    gold = ["unknown"] if qtype == "abstention" else ["Oslo"]
+    greedy = "Oslo." if qtype != "abstention" else ("I don't know." if right else "Lena's shoe size is 9.")
+    return {"method": "parametric", "type": qtype, "reply": greedy, "ungated_reply": None, "answers": gold,
+            "abstain_p": p}
+
+
 def test_gate_threshold_is_chosen_on_a_separate_dev_run(tmp_path):
     import json
 
     from eval.gate_sweep import calibrate, main
-
-    def rec(qtype, p, right):
-        # right: the greedy reply is right (an abstention question's greedy reply invents an answer when not right)
-        gold = ["unknown"] if qtype == "abstention" else ["Oslo"]
-        greedy = "Oslo." if qtype != "abstention" else ("I don't know." if right else "Lena's shoe size is 9.")
-        return {"method": "parametric", "type": qtype, "reply": greedy, "ungated_reply": None, "answers": gold,
-                "abstain_p": p}
 
     # dev: a gate at 0.2 turns two invented answers into refusals and costs one answerable question; at 0.05 it
     # costs three. The balanced (macro) accuracy is best at 0.2; at 1.0 (off) it is 0.75.
@@ -84,12 +86,6 @@ def test_gate_threshold_can_be_chosen_on_several_dev_runs_pooled(tmp_path):
     import json
 
     from eval.gate_sweep import calibrate, main
-
-    def rec(qtype, p, right):
-        gold = ["unknown"] if qtype == "abstention" else ["Oslo"]
-        greedy = "Oslo." if qtype != "abstention" else ("I don't know." if right else "Lena's shoe size is 9.")
-        return {"method": "parametric", "type": qtype, "reply": greedy, "ungated_reply": None, "answers": gold,
-                "abstain_p": p}
 
     # one dev run alone picks 0.2 (as in the test above); a second adapter's dev run has right answers at p 0.25,
     # which a gate at 0.2 would refuse. Pooled, the gate that costs no right answer (off, 1.0) wins.
