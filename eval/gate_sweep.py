@@ -15,8 +15,8 @@ So is "I don't know" scored as a reply (`eval --rerank-weight W` or `--abstain-m
 log-probability), and a reply abstains when that is at most the threshold.
 
 Run: python -m eval.gate_sweep RUN_DIR [--thresholds 0.05,0.1,0.2] [--method parametric] [--calibrate-on DEV_DIR ...]
-     python -m eval.gate_sweep RUN_DIR --signal agreement [--calibrate-on DEV_DIR]
-     python -m eval.gate_sweep RUN_DIR --signal idk-margin [--calibrate-on DEV_DIR]
+     python -m eval.gate_sweep RUN_DIR --signal agreement [--calibrate-on DEV_DIR ...]
+     python -m eval.gate_sweep RUN_DIR --signal idk-margin [--calibrate-on DEV_DIR ...]
 Writes RUN_DIR/gate_sweep.json and RUN_DIR/gate_sweep.png (gate_sweep_SIGNAL.* for the other signals), prints a
 table of accuracy by question type.
 """
