@@ -58,16 +58,20 @@ def rec(qtype: str, p: float, right: bool) -> dict:
             "abstain_p": p}
 
 
+def dev_run() -> list[dict]:
+    """One adapter's dev run: a gate at 0.2 turns two invented answers into refusals and costs one answerable
+    question; at 0.05 it costs three. The balanced (macro) accuracy is best at 0.2; at 1.0 (off) it is 0.75."""
+    return [rec("single-hop", 0.01, True), rec("single-hop", 0.3, True), rec("single-hop", 0.1, True),
+            rec("single-hop", 0.06, True), rec("abstention", 0.25, False), rec("abstention", 0.4, False),
+            rec("abstention", 0.9, True), rec("abstention", 0.95, True)]
+
+
 def test_gate_threshold_is_chosen_on_a_separate_dev_run(tmp_path):
     import json
 
     from eval.gate_sweep import calibrate, main
 
-    # dev: a gate at 0.2 turns two invented answers into refusals and costs one answerable question; at 0.05 it
-    # costs three. The balanced (macro) accuracy is best at 0.2; at 1.0 (off) it is 0.75.
-    dev = [rec("single-hop", 0.01, True), rec("single-hop", 0.3, True), rec("single-hop", 0.1, True),
-           rec("single-hop", 0.06, True), rec("abstention", 0.25, False), rec("abstention", 0.4, False),
-           rec("abstention", 0.9, True), rec("abstention", 0.95, True)]
+    dev = dev_run()
     chosen = calibrate(dev, thresholds=(0.05, 0.2, 0.5, 1.0))
     assert chosen["threshold"] == 0.2 and chosen["dev_macro"] == 0.875
     # the run is scored at the threshold the dev run chose, never at its own best one
@@ -89,9 +93,7 @@ def test_gate_threshold_can_be_chosen_on_several_dev_runs_pooled(tmp_path):
 
     # one dev run alone picks 0.2 (as in the test above); a second adapter's dev run has right answers at p 0.25,
     # which a gate at 0.2 would refuse. Pooled, the gate that costs no right answer (off, 1.0) wins.
-    dev_a = [rec("single-hop", 0.01, True), rec("single-hop", 0.3, True), rec("single-hop", 0.1, True),
-             rec("single-hop", 0.06, True), rec("abstention", 0.25, False), rec("abstention", 0.4, False),
-             rec("abstention", 0.9, True), rec("abstention", 0.95, True)]
+    dev_a = dev_run()
     dev_b = [rec("single-hop", 0.25, True)] * 4 + [rec("abstention", 0.9, True)]
     thresholds = (0.05, 0.2, 0.5, 1.0)
     assert calibrate(dev_a, thresholds)["threshold"] == 0.2
