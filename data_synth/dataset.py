@@ -24,6 +24,7 @@ from pathlib import Path
 
 import datasets
 
+from data_synth.balance import upsample_thin_memories
 from data_synth.teachers import synthesize_with_backend
 from memory_lora.config import SynthConfig
 from memory_lora.records import Memory
@@ -51,8 +52,10 @@ def build_dataset(memories: list[Memory], user_name: str, config: SynthConfig | 
 
     Returns:
         Dataset with columns id, kind, prompt, response, memory_ids (list of str), template; rows sorted by
-        (first memory id, kind, id) so the order never depends on generation details; duplicate ids dropped.
-        The backend and the teacher's drop counts are kept in the dataset info (see `synth_info`).
+        (first memory id, kind, id) so the order never depends on generation details; duplicate ids dropped; then
+        the repeats that bring each memory up to `config.min_examples_per_memory` rows (data_synth.balance).
+        The backend, the teacher's drop counts and the number of repeats are kept in the dataset info (see
+        `synth_info`).
     """
     config = config or SynthConfig()
     examples, dropped = synthesize_with_backend(memories, user_name, config, teacher=teacher)
@@ -63,14 +66,17 @@ def build_dataset(memories: list[Memory], user_name: str, config: SynthConfig | 
         seen.add(ex.id)
         rows.append({"id": ex.id, "kind": ex.kind, "prompt": ex.prompt, "response": ex.response,
                      "memory_ids": list(ex.memory_ids), "template": ex.template})
+    written = len(rows)
+    rows = upsample_thin_memories(rows, config.min_examples_per_memory)
     columns = {c: [r[c] for r in rows] for c in COLUMNS}
     backend = config.backend if teacher is None else getattr(teacher, "name", "custom")
-    description = json.dumps({INFO_KEY: {"backend": backend, "dropped": dropped}}, sort_keys=True)
+    description = json.dumps({INFO_KEY: {"backend": backend, "dropped": dropped, "repeats": len(rows) - written}},
+                             sort_keys=True)
     return datasets.Dataset.from_dict(columns, info=datasets.DatasetInfo(description=description, features=FEATURES))
 
 
 def synth_info(ds: datasets.Dataset) -> dict:
-    """{"backend": name, "dropped": {reason: n}} recorded by build_dataset; {} for datasets made elsewhere."""
+    """{"backend": name, "dropped": {reason: n}, "repeats": n} from build_dataset; {} for datasets made elsewhere."""
     try:
         info = json.loads(ds.info.description or "{}")
     except json.JSONDecodeError:
@@ -79,10 +85,11 @@ def synth_info(ds: datasets.Dataset) -> dict:
 
 
 def dataset_stats(ds: datasets.Dataset) -> dict:
-    """Counts: {"examples": n, "by_kind": {kind: n}, "by_memory": {memory_id: n}, "dropped": {reason: n}}.
+    """Counts: {"examples": n, "by_kind": {kind: n}, "by_memory": {memory_id: n}, "dropped": {reason: n}, "repeats": n}.
 
     "dropped" holds the QA pairs or teacher replies a teacher backend produced and validation rejected, by reason
-    (data_synth.teachers.validate.REASONS); it is {} for the rules backend. Keys are sorted.
+    (data_synth.teachers.validate.REASONS); it is {} for the rules backend. "repeats" is how many of the examples
+    are repeats of a thin memory's rows (`synth.min_examples_per_memory`), counted in the other figures. Keys sorted.
     """
     by_kind = Counter(ds["kind"]) if len(ds) else Counter()
     by_memory: Counter = Counter()
@@ -90,7 +97,8 @@ def dataset_stats(ds: datasets.Dataset) -> dict:
         for mid in ids:
             by_memory[mid] += 1
     return {"examples": len(ds), "by_kind": dict(sorted(by_kind.items())), "by_memory": dict(sorted(by_memory.items())),
-            "dropped": dict(sorted(synth_info(ds).get("dropped", {}).items()))}
+            "dropped": dict(sorted(synth_info(ds).get("dropped", {}).items())),
+            "repeats": synth_info(ds).get("repeats", 0)}
 
 
 def preview(ds: datasets.Dataset, n: int, seed: int = 0) -> str:

@@ -189,7 +189,7 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> dict:
         "train": trained["train"],
         "synth": {"seconds": synth["seconds"], "examples": synth["examples"], "by_kind": synth["by_kind"],
                   "backend": synth.get("backend", "rules"), "dropped": synth.get("dropped", {}),
-                  "eval_questions_in_training": overlap},
+                  "repeats": synth.get("repeats", 0), "eval_questions_in_training": overlap},
         "config": {"base_model": describe(cfg.run.model), "lora": cfg.run.to_dict()["lora"], "seed": cfg.run.train.seed,
                    "run": cfg.run.to_dict(), "memories_file": str(cfg.memories), "questions_file": str(cfg.questions),
                    "general_file": cfg.general, "user": user, "questions": len(questions)},

@@ -58,6 +58,8 @@ def cmd_synth(args) -> None:
     kinds = ", ".join(f"{k} {v}" for k, v in stats["by_kind"].items())
     dropped = stats.get("dropped") or {}
     note = f"; teacher output dropped: {', '.join(f'{k} {v}' for k, v in dropped.items())}" if dropped else ""
+    if stats.get("repeats"):  # synth.min_examples_per_memory topped thin memories up
+        note += f"; {stats['repeats']} of them repeats of thinly covered memories"
     print(f"{args.user}: {stats['examples']} examples ({kinds}) in {stats['path']}{note}")
     if args.preview:
         print(pipeline.preview(stats["path"], args.preview))

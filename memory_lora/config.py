@@ -144,6 +144,10 @@ class SynthConfig:
     # Most chain-of-thought two-hop examples per pair of memories sharing an entity. 10 (was 6) covers more of each
     # pair's slots; with it ravi's multi-hop went 4 -> 6 of 11 (docs/results/README.md section 13, one seed).
     cot_per_pair: int = 10
+    # Least number of training examples per memory: a memory the rules cover thinly (few slots, no update) has its
+    # examples repeated up to this many (data_synth.balance), since a fact seen less often in training is recalled
+    # worse in a new wording. 0 = off.
+    min_examples_per_memory: int = 0
     # Teacher model: hf folder / hub id, or the openai model name (else $MEMORY_LORA_TEACHER_MODEL).
     teacher_model: str | None = None
     # QA pairs asked of the teacher per memory; at most this many valid pairs are kept per memory.
@@ -167,6 +171,8 @@ class SynthConfig:
             raise ValueError(f"synth.abstention_wordings must be 1, 2 or 3, got {self.abstention_wordings}")
         if self.abstention_per_memory < 0 or self.cot_per_pair < 0:
             raise ValueError("synth.abstention_per_memory and synth.cot_per_pair must be >= 0")
+        if self.min_examples_per_memory < 0:
+            raise ValueError(f"synth.min_examples_per_memory must be >= 0, got {self.min_examples_per_memory}")
         allowed = {"qa", "paraphrase", "cloze", "recitation", "temporal", "abstention", "cot"}
         if self.kinds is not None and not set(self.kinds) <= allowed:
             raise ValueError(f"synth.kinds must be among {sorted(allowed)}, got {self.kinds}")
