@@ -96,9 +96,9 @@ def dataset_stats(ds: datasets.Dataset) -> dict:
     for ids in ds["memory_ids"] if len(ds) else []:
         for mid in ids:
             by_memory[mid] += 1
+    info = synth_info(ds)
     return {"examples": len(ds), "by_kind": dict(sorted(by_kind.items())), "by_memory": dict(sorted(by_memory.items())),
-            "dropped": dict(sorted(synth_info(ds).get("dropped", {}).items())),
-            "repeats": synth_info(ds).get("repeats", 0)}
+            "dropped": dict(sorted(info.get("dropped", {}).items())), "repeats": info.get("repeats", 0)}
 
 
 def preview(ds: datasets.Dataset, n: int, seed: int = 0) -> str:
