@@ -146,9 +146,9 @@ class SynthConfig:
     cot_per_pair: int = 10
     # Least number of training examples per memory: a memory the rules cover thinly (few slots, no update) has its
     # examples repeated up to this many (data_synth.balance), since a fact seen less often in training is recalled
-    # worse in a new wording. 0 = off, the default: at 40 ravi's held-out single-hop went 31 and 34 -> 38 and 38 of
-    # 39 (seeds 0, 1) and the demo's 39 -> 40 of 44 (seed 0), but ravi's dev sets did not confirm it (docs/results
-    # section 26); configs/min_examples40.yaml turns it on.
+    # worse in a new wording. 0 = off, the default: over three seeds at 40, ravi's held-out single-hop rose 99 -> 109
+    # of 117 but the demo's fell 121 -> 116 of 132 and both dev sets fell (docs/results section 26e);
+    # configs/min_examples40.yaml turns it on.
     min_examples_per_memory: int = 0
     # Teacher model: hf folder / hub id, or the openai model name (else $MEMORY_LORA_TEACHER_MODEL).
     teacher_model: str | None = None
