@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass
 
 from data_synth.cot import PROPER_NAME_RE, find_aliases
+from data_synth.described import described_as
 from data_synth.grammar import MONTHS, PERSON_NOUNS, norm
 from data_synth.schema import Example
 from data_synth.slots import Clause
@@ -314,8 +315,13 @@ def _thing_phrase(word: str, text: str, user: str) -> str:
     return f"{owner} {' '.join(mods + [word])}{place}"
 
 
-def _detail_questions(memory_texts: list[str], user: str) -> list[str]:
-    """Unstated details of the kinds of things the memories mention (see DETAILS), one per (trigger, detail)."""
+def _detail_questions(memory_texts: list[str], user: str, clauses_of: dict[str, list[Clause]] | None = None
+                      ) -> list[str]:
+    """Unstated details of the kinds of things the memories mention (see DETAILS), one per (thing, detail).
+
+    `clauses_of` maps a memory text to its analysed clauses, so a thing can be named with its memory's context
+    (data_synth.described); without it things are named bare or as the text describes them.
+    """
     out = []
     for triggers, details in DETAILS:
         for word in triggers:
@@ -324,6 +330,7 @@ def _detail_questions(memory_texts: list[str], user: str) -> list[str]:
             texts = [t for t in memory_texts if pattern.search(t)]
             if not texts:
                 continue
+            own_texts = list(texts)
             # The thing may be named and described in another memory ("the pub quiz with The Quizzly Bears" and
             # "The Quizzly Bears play at the Copper Kettle on Victoria Street"): memories sharing a capitalised word
             # count too, so a detail is never denied that one hop away states.
@@ -333,14 +340,23 @@ def _detail_questions(memory_texts: list[str], user: str) -> list[str]:
                 texts += [t for t in memory_texts if t not in texts and linked.search(t)]
             corpus, raw = _corpus(texts), " ".join(texts)
             owned = re.search(rf"\b(?:my|{re.escape(user)}'s)\s+{re.escape(word)}\b", raw, re.I)
-            phrase = _thing_phrase(word, texts[0], user)
-            thing = phrase or (f"{{u}}'s {word}" if owned else f"the {word}")
-            # "How many points did Ravi get in Ravi's driving test?": a described thing's owner is not named twice
-            with_user = re.sub(r"^\{u\}'s ", "the ", phrase) or thing
+            # every thing of the kind as its memory describes it ("the tiny shop", "the bicycle repair shop in
+            # Malmö"), since taking only the first left the others with no refusal; keywords are still checked on
+            # all of them, so no detail one states is denied of another
+            phrases = [_thing_phrase(word, t, user) for t in own_texts]
             # a named place ("the Sjøgata clinic") may carry its street in its name: never deny the address
             named = re.search(rf"\b(?!(?:The|A|An|My|Our|This|That)\b)[A-ZÀ-Þ][\w'-]*\s+{re.escape(word)}\b", raw)
-            out += [q.replace("{t}", with_user if "{u}" in q else thing)
-                    for q, keys in details if _absent(keys, corpus, raw) and not (named and keys is ADDRESS)]
+            asked = [q for q, keys in details if _absent(keys, corpus, raw) and not (named and keys is ADDRESS)]
+            for k, (text, phrase) in enumerate(zip(own_texts, phrases, strict=True)):
+                if phrase in phrases[:k]:
+                    continue
+                thing = phrase or (f"{{u}}'s {word}" if owned else f"the {word}")
+                # "How many points did Ravi get in Ravi's driving test?": a described thing's owner is not named twice
+                with_user = re.sub(r"^\{u\}'s ", "the ", phrase) or thing
+                # the thing as its clause names it, in turn with the plain form, one per detail (same count)
+                forms = [thing] + described_as(word, (clauses_of or {}).get(text, []))
+                out += [q.replace("{t}", with_user if "{u}" in q else forms[(j + k) % len(forms)])
+                        for j, q in enumerate(asked)]
     return list(dict.fromkeys(out))
 
 
@@ -364,7 +380,8 @@ def _entity_questions(entities: list[Entity], rng: random.Random, user: str = ""
 
 
 def abstention_examples(memory_texts: list[str], user: str, n: int, seed: int,
-                        entities: list[Entity] | None = None, wordings: int = 1) -> list[Example]:
+                        entities: list[Entity] | None = None, wordings: int = 1,
+                        clauses_of: dict[str, list[Clause]] | None = None) -> list[Example]:
     """Refusal examples ("I don't know") on up to `n` questions the memories do not answer, in `wordings` forms each.
 
     Args:
@@ -376,6 +393,7 @@ def abstention_examples(memory_texts: list[str], user: str, n: int, seed: int,
         entities: People and named beings the memories mention, for "known person, unknown fact" questions.
         wordings: Person forms each question is asked in, one after another ("Maya's", "the user's", "my"); a
             question that names no user has one. So up to `n * wordings` examples.
+        clauses_of: Memory text -> its analysed clauses, to name things with their memory's context.
 
     Returns:
         Examples of kind "abstention" with no memory ids (they are about the absence of a memory), drawn in turn
@@ -388,7 +406,7 @@ def abstention_examples(memory_texts: list[str], user: str, n: int, seed: int,
     rng.shuffle(far)
     own = _corpus(users_own(t, user) for t in memory_texts)
     sources = [_user_questions(own), _entity_questions(entities or [], rng, user, corpus),
-               _detail_questions(memory_texts, user)]
+               _detail_questions(memory_texts, user, clauses_of)]
     for s in sources:
         rng.shuffle(s)
     sources.insert(1, near + far)  # every near miss is asked before any other missing relation

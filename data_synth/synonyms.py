@@ -1,14 +1,21 @@
 """A hand-written thesaurus of everyday personal-life words, for rewording synthesized questions.
 
 Written by hand because no WordNet with its data installs offline from PyPI here (`wn` and `nltk` download their
-data at run time). Entries are generic (home, work, family, health, travel, money, hobbies, food, time), each word
-mapped to near-synonyms that fit in a question without changing its meaning. Inflected forms are separate keys,
-because questions are rewritten by whole-word replacement. Used by data_synth.paraphrase.
+data at run time). Entries are generic (home, work, family, health, travel, money, hobbies, food, time, and the kind
+a specific plant or dog breed belongs to), each word mapped to near-synonyms that fit in a question without changing
+its meaning. Inflected forms are separate keys, because questions are rewritten by whole-word replacement. Used by
+data_synth.paraphrase.
 """
 
 from __future__ import annotations
 
 _GROUPS = [
+    # kinds: a specific plant or dog breed is asked about by its kind ("the office plant" for "the office monstera");
+    # first, so the three swaps a question gets are not all taken by commoner words before these
+    *(f"{w}|plant" for w in ("monstera", "ficus", "fern", "cactus", "orchid", "succulent", "bonsai", "begonia",
+                             "geranium", "yucca", "philodendron", "pothos", "calathea")),
+    *(f"{w}|dog" for w in ("labrador", "spaniel", "terrier", "collie", "poodle", "beagle", "dachshund", "greyhound",
+                           "whippet", "retriever", "sheepdog")),
     # places and home
     "city|town", "town|city", "village|town", "flat|apartment", "apartment|flat|home", "house|home",
     "home|house", "neighbourhood|area|district", "street|road", "shop|store", "store|shop",

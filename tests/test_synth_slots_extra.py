@@ -247,3 +247,40 @@ def test_a_when_clause_is_told_in_the_past_without_the_date_in_front():
     assert past_clause("Leicester vet says she needs a diet.") == "Leicester vet said she needed a diet"
     assert past_clause("On 2 April 2023, the club meets on Fridays.") == "the club met on Fridays"
     assert past_clause("Ravi went to Kochi.") == ""  # nothing present to turn: no "when" question from it
+
+
+def test_abstention_asks_about_every_described_thing_of_a_kind_not_only_the_first():
+    # "the tiny shop" took every shop question, and the father's bicycle repair shop got none: the demo adapter then
+    # answered "Which street is ...'s bicycle repair shop on?" with the father's memory on every seed
+    texts = ["My favourite tea comes from a tiny shop called Teblad.",
+             "My father runs a bicycle repair shop in Malmö."]
+    prompts = [e.prompt for e in abstention_examples(texts, USER, n=400, seed=0)]
+    assert any("address of the tiny shop?" in p for p in prompts), prompts
+    assert any("address of the bicycle repair shop in Malmö?" in p for p in prompts), prompts
+    # a detail one of them states is still never denied of either ("runs" answers who owns a shop)
+    assert not any(p.startswith("Who owns the") for p in prompts), prompts
+
+
+def test_a_detail_refusal_names_the_thing_with_its_memory_context():
+    # a refusal that names the thing bare never met the owner's name and verb that the question carried
+    mems = [Memory(id="s1", text="My father, Chidi Okonkwo, runs a bicycle repair shop in Malmö."),
+            Memory(id="s2", text="On 2 May 2024 I presented my kelp growth paper at a conference in Reykjavík.")]
+    prompts = [e.prompt for e in synthesize(mems, USER, SynthConfig(kinds=["abstention"], abstention_per_memory=80))]
+    shop = [p for p in prompts if "bicycle repair shop" in p]
+    assert any(re.search(r"shop (Lena's|my|the user's) father runs in Malmö", p) for p in shop), shop
+    assert any("Chidi Okonkwo's bicycle repair shop" in p for p in shop), shop
+    assert any("kelp growth paper Lena presented at a conference" in p for p in prompts), prompts
+    # never a detail the memory states: who runs the shop is known
+    assert not any(p.startswith("Who owns") and "shop" in p for p in prompts), prompts
+
+
+def test_described_as_builds_a_relative_clause_and_a_possessive_from_a_clause():
+    from data_synth.described import described_as
+    from data_synth.slots import analyse
+
+    cl = analyse("Maya's father, Chidi Okonkwo, runs a bicycle repair shop in Malmö.", "Maya")
+    assert described_as("shop", [cl]) == ["the bicycle repair shop Maya's father runs in Malmö",
+                                          "Chidi Okonkwo's bicycle repair shop"]
+    assert described_as("car", [cl]) == []  # not the clause's object
+    cl = analyse("On 14 May 2024 Maya ran the Copenhagen half marathon in 1:52:07.", "Maya")
+    assert described_as("marathon", [cl]) == ["the Copenhagen half marathon Maya ran"]  # a time places nothing
