@@ -284,3 +284,11 @@ def test_described_as_builds_a_relative_clause_and_a_possessive_from_a_clause():
     assert described_as("car", [cl]) == []  # not the clause's object
     cl = analyse("On 14 May 2024 Maya ran the Copenhagen half marathon in 1:52:07.", "Maya")
     assert described_as("marathon", [cl]) == ["the Copenhagen half marathon Maya ran"]  # a time places nothing
+
+
+def test_a_specific_plant_or_breed_is_also_asked_about_by_its_kind():
+    # asked about "the plant at Maya's workplace", every demo adapter refused: the data only said "monstera"
+    qa = _qa("Water the office monstera with exactly 350 ml every tenth day.")
+    assert any("office plant" in q for q, _ in qa), qa
+    qa = _qa("My spaniel Rolo needs a walk at 7 every morning.")
+    assert any(re.search(r"\bdog\b", q) for q, _ in qa), qa
