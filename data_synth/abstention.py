@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from data_synth.cot import PROPER_NAME_RE, find_aliases
 from data_synth.described import described_as
-from data_synth.grammar import MONTHS, PERSON_NOUNS, norm
+from data_synth.grammar import MONTHS, PERSON_NOUNS, norm, verb_info
 from data_synth.schema import Example
 from data_synth.slots import Clause
 from memory_lora.prompts import ABSTAIN_REPLY
@@ -224,8 +224,18 @@ class Entity:
 
 
 def _first_person(question: str, user: str) -> str:
-    return (question.replace(f"{user}'s", "my").replace(f"does {user}", "do I").replace(f"did {user}", "did I")
-            .replace(f"is {user}", "am I").replace(f"was {user}", "was I").replace(user, "I"))
+    question = (question.replace(f"{user}'s", "my").replace(f"does {user}", "do I").replace(f"did {user}", "did I")
+                .replace(f"is {user}", "am I").replace(f"was {user}", "was I"))
+    # the user as a relative clause's subject ("the pub quiz Ravi does") takes the first person's verb form
+    question = re.sub(rf"\b{re.escape(user)} (\w+)\b", lambda m: f"I {_base_if_third_singular(m.group(1))}", question)
+    return question.replace(user, "I")
+
+
+def _base_if_third_singular(word: str) -> str:
+    info = verb_info(word)
+    if not info or info[1] != "pres" or word == info[0]:
+        return word
+    return {"be": "am"}.get(info[0], info[0])
 
 
 def _absent(keys: tuple[str, ...], corpus: str, raw: str = "") -> bool:

@@ -292,3 +292,14 @@ def test_a_specific_plant_or_breed_is_also_asked_about_by_its_kind():
     assert any("office plant" in q for q, _ in qa), qa
     qa = _qa("My spaniel Rolo needs a walk at 7 every morning.")
     assert any(re.search(r"\bdog\b", q) for q, _ in qa), qa
+
+
+def test_a_refusal_in_the_first_person_conjugates_the_users_verb():
+    from data_synth.abstention import _first_person
+
+    assert _first_person("How much did the tickets for the pub quiz Ravi does cost?", "Ravi") == \
+        "How much did the tickets for the pub quiz I do cost?"
+    assert _first_person("What is the address of the plant Ravi waters?", "Ravi") == \
+        "What is the address of the plant I water?"
+    assert _first_person("Who published the paper Ravi presented?", "Ravi") == "Who published the paper I presented?"
+    assert _first_person("Is Ravi's car red?", "Ravi") == "Is my car red?"
