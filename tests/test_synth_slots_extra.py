@@ -303,3 +303,27 @@ def test_a_refusal_in_the_first_person_conjugates_the_users_verb():
         "What is the address of the plant I water?"
     assert _first_person("Who published the paper Ravi presented?", "Ravi") == "Who published the paper I presented?"
     assert _first_person("Is Ravi's car red?", "Ravi") == "Is my car red?"
+
+
+def test_a_thing_is_also_asked_about_from_its_own_side_in_the_passive():
+    # trained only on "How much does Maya water the office plant with?", the demo adapter refused "How much is the
+    # office monstera watered with?" and "How often is the office plant watered?"
+    from data_synth.passive import participle, passive_questions
+    from data_synth.qa import short_answer
+
+    assert [participle(v) for v in ("water", "drive", "run", "pick up", "study")] == \
+        ["watered", "driven", "run", "picked up", "studied"]
+    cl = analyse("Maya waters the office monstera with exactly 350 ml every tenth day.", "Maya")
+    qs = {q.question: q.short.rstrip(".") for q in passive_questions(cl, lambda c: short_answer(c, "Maya"))}
+    assert qs == {"How much is the office monstera watered with?": "exactly 350 ml",
+                  "How often is the office monstera watered?": "every tenth day"}, qs
+    cl = analyse("On 21 January 2024 Maya presented her kelp growth paper at a conference in Reykjavík.", "Maya")
+    qs = {q.question: q.short.rstrip(".") for q in passive_questions(cl, lambda c: short_answer(c, "Maya"))}
+    assert qs["When was Maya's kelp growth paper presented?"] == "21 January 2024", qs
+    assert qs["Where was Maya's kelp growth paper presented?"] == "Reykjavík", qs
+    # no passive without a common-noun object, nor of a verb that takes no patient
+    assert passive_questions(analyse("Ravi landed in Hamilton on 2 March 2024.", "Ravi"), str) == []
+    assert passive_questions(analyse("Maya has a grey cat called Pilsner.", "Maya"), str) == []
+    # and the synthesizer uses them
+    assert any(q == "How often is the office monstera watered?" for q, _ in
+               _qa("Water the office monstera with exactly 350 ml every tenth day.")), "no passive question"

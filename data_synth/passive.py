@@ -1,0 +1,84 @@
+"""Questions asked from the thing's side: "How much is the office monstera watered with?" for "Maya waters the office
+monstera with exactly 350 ml".
+
+Every other question form keeps the memory's subject in front, so an adapter trained on them answered "How much does
+Maya water the office plant with?" and refused "How much water is the office plant given?" and "How often is the
+office plant watered?" (docs/results/README.md section 27). A clause with a verb and a thing as its object is asked
+again in the passive, one question per other slot, with the same short answers and slot groups as data_synth.
+paraphrase's in-situ questions. Used by data_synth.rules; not run directly.
+"""
+
+from __future__ import annotations
+
+import re
+
+from data_synth.grammar import IRREGULAR, norm
+from data_synth.grammar import _regular_past as regular_past
+from data_synth.paraphrase import SKIP_PREPS, _wh_phrases
+from data_synth.qa import QA
+from data_synth.slots import Clause
+
+# verbs whose object is no patient ("Maya prefers podcasts": "podcasts are preferred" reads oddly but is still
+# right; "Maya has a cat" -> "a cat is had" is not English)
+_NO_PASSIVE = {"have", "be", "get", "become", "seem", "need", "want", "like", "love", "hate", "enjoy", "prefer"}
+_ARTICLE_RE = re.compile(r"^(?i:a|an)\s+")
+_POSSESSIVE_RE = re.compile(r"^(?i:his|her|their|my|our)\s+")
+
+
+def participle(base: str) -> str:
+    """Past participle of a base verb ("water" -> "watered", "drive" -> "driven", "pick up" -> "picked up")."""
+    head, _, rest = base.partition(" ")
+    form = IRREGULAR[head][1] if head in IRREGULAR else regular_past(head)
+    return f"{form} {rest}".strip()
+
+
+def _object_phrase(text: str, cl: Clause) -> str:
+    """The object as the subject of a passive: "a room" -> "Maya's room", "her paper" -> "Maya's paper"."""
+    text = text.strip().rstrip(".")
+    owner = cl.user if cl.subj_kind == "user" else cl.owner and f"{cl.owner}'s {cl.head}".strip()
+    if _POSSESSIVE_RE.match(text) and owner:
+        return _POSSESSIVE_RE.sub(f"{owner}'s ", text)
+    if _ARTICLE_RE.match(text):
+        return _ARTICLE_RE.sub(f"{cl.user}'s " if cl.subj_kind == "user" else "the ", text)
+    return text
+
+
+def passive_questions(cl: Clause, short_of) -> list[QA]:
+    """The clause's other slots asked with its object as the subject, in the passive.
+
+    Args:
+        cl: An analysed clause with a verb (not a copula) and a thing as its object.
+        short_of: Function chunk -> short answer text (as data_synth.questions does it).
+
+    Returns:
+        One question per slot and wh-phrase, e.g. "When was Maya's kelp growth paper presented?"; [] for clauses
+        without a passive reading.
+    """
+    # a common-noun object only: "New Zealand" (after "landed in"), "10pm" and "Gregor" are no patients to ask about
+    objects = [i for i, c in enumerate(cl.chunks) if c.prep == "" and c.kind == "thing" and c.head
+               and not c.head.split()[-1].endswith("ed")]
+    if cl.copula or not cl.verb or not objects or cl.verb.split()[0] in _NO_PASSIVE:
+        return []
+    if cl.aux not in ("does", "do", "did"):
+        return []
+    be = "was" if cl.aux == "did" else "are" if cl.chunks[objects[0]].text.endswith("s") else "is"
+    obj = _object_phrase(cl.chunks[objects[0]].text, cl)
+    first = obj.split()[0].lower() if obj else ""
+    # a misparsed verb phrase as the object ("moved here", "starting 6 May") has no passive
+    if not obj or first in ("anything", "something", "nothing", "everything") or first.endswith(("ing", "ed")):
+        return []
+    verb = participle(cl.verb)
+    slots = [("lead", cl.lead)] if cl.lead is not None else []
+    slots += [(f"c{i}:{c.text}", c) for i, c in enumerate(cl.chunks) if i != objects[0]]
+    out: list[QA] = []
+    for group, c in slots:
+        if (c.prep in SKIP_PREPS or (c.prep == "" and group != "lead") or c.kind in ("purpose", "condition")
+                or c.after_comma):
+            continue
+        short = short_of(c)
+        for wh, eats_prep in _wh_phrases(c):
+            prep = "" if eats_prep or c.prep in ("", "every", "because") else f" {c.prep}"
+            q = f"{wh[:1].upper()}{wh[1:]} {be} {obj} {verb}{prep}?"
+            if norm(short) and norm(short) not in norm(q):
+                out.append(QA(q, short, group, f"passive-{wh}"))
+    return out
