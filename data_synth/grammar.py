@@ -121,6 +121,13 @@ def third_singular(base: str) -> str:
     return base + "s"
 
 
+def past_participle(base: str) -> str:
+    """Past participle of a base verb ("water" -> "watered", "drive" -> "driven", "pick up" -> "picked up")."""
+    head, _, rest = base.partition(" ")
+    form = IRREGULAR[head][1] if head in IRREGULAR else _regular_past(head)
+    return f"{form} {rest}".strip()
+
+
 def past_tense(base: str) -> str:
     """Simple past of a base verb."""
     if " " in base:
