@@ -2,7 +2,8 @@
 
 Without them an adapter answers every question about the user with some memorised fact. Four sources, mixed:
 
-- user topics: generic personal attributes ("What is Maya's blood type?");
+- user topics: generic personal attributes ("Which blood group is Maya?"), all the memories leave open where the
+  balance allows;
 - missing relations: family members, pets and people the memories never mention ("What is the name of Maya's
   brother?" when only a sister is mentioned), the near misses an adapter is most tempted to answer, asked first;
 - known people, unknown facts: attributes of a person the memories name that none of the memories about that
@@ -35,12 +36,14 @@ from memory_lora.prompts import ABSTAIN_REPLY
 # keywords match word prefixes, so no short forms: "st" would match "station", "drive" "driving"
 ADDRESS = ("address", "street", "road", "lane", "avenue", "terrace", "gate", "square", "boulevard", "crescent", "quay",
            "gata")
-# (question about {u}, keywords whose presence in any memory rules the topic out)
+# (question about {u}, keywords whose presence in any memory rules the topic out). Three wordings were changed once
+# every open topic was asked (blood group, middle name, football): as first written they were word for word a bundled
+# held-out or dev question, which must stay a paraphrase the training data never held.
 TOPICS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("What is {u}'s blood type?", ("blood",)),
+    ("Which blood group is {u}?", ("blood",)),
     ("What is {u}'s shoe size?", ("shoe", "size")),
     ("How tall is {u}?", ("tall", "height", "cm", "feet")),
-    ("What is {u}'s middle name?", ("middle name",)),
+    ("What middle name does {u} have?", ("middle name",)),
     ("What was the name of {u}'s first pet?", ("first pet",)),
     ("Which primary school did {u} attend?", ("primary school", "elementary")),
     ("What is {u}'s star sign?", ("star sign", "zodiac", "horoscope")),
@@ -51,7 +54,8 @@ TOPICS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("What is {u}'s licence plate number?", ("plate", "registration")),
     ("How many cousins does {u} have?", ("cousin",)),
     ("What was {u}'s grade in maths at school?", ("math", "grade")),
-    ("Which football team does {u} support?", ("football", "soccer", "team")),
+    # not "team": a quiz or work team says nothing about football ("a team called The Quizzly Bears")
+    ("Which football team is {u} a fan of?", ("football", "soccer")),
     ("What is {u}'s favourite board game?", ("board game", "chess", "game")),
     ("What did {u} eat for breakfast yesterday?", ("breakfast",)),
     ("What is the name of {u}'s childhood best friend?", ("childhood",)),
@@ -398,7 +402,8 @@ def abstention_examples(memory_texts: list[str], user: str, n: int, seed: int,
         memory_texts: Every memory text of the user (a user topic or relation is dropped if any mentions one of
             its keywords).
         user: The user's display name.
-        n: How many questions to ask.
+        n: How many questions to draw from the sources in turn; the user topics the memories leave open and the draw
+            missed are asked besides, up to n // 3 of them.
         seed: Picks topics, wordings and replies deterministically.
         entities: People and named beings the memories mention, for "known person, unknown fact" questions.
         wordings: Person forms each question is asked in, one after another ("Maya's", "the user's", "my"); a
@@ -407,7 +412,7 @@ def abstention_examples(memory_texts: list[str], user: str, n: int, seed: int,
 
     Returns:
         Examples of kind "abstention" with no memory ids (they are about the absence of a memory), drawn in turn
-        from the four sources so that no source crowds out the others.
+        from the four sources so that no source crowds out the others, then the user topics the draw left out.
     """
     rng = random.Random(seed)
     corpus = _corpus(memory_texts)
@@ -424,10 +429,16 @@ def abstention_examples(memory_texts: list[str], user: str, n: int, seed: int,
     # taking the sources in turn gave each source one wording ("the user's dog" but never "Maya's dog")
     mixed = [(s[i], i + k) for i in range(max(map(len, sources), default=0))
              for k, s in enumerate(sources) if i < len(s)]
+    picks = [(i, *mixed[i % len(mixed)]) for i in range(min(n, len(mixed) * len(WORDINGS)))]
+    # every generic user topic is asked, not a draw of them: a topic left out of the draw was the one an adapter
+    # answered with a neighbouring memory (the 1b1c916 demo adapter, seed 0: the phone and the football team); at
+    # most n // 3 more, so that a user with few memories is not taught mostly refusals
+    asked = {q for _, q, _ in picks}
+    left = [(q, turn) for turn, q in enumerate(sources[0]) if q not in asked][:n // 3]
+    picks += [(len(picks) + k, q, turn) for k, (q, turn) in enumerate(left)]
     out: list[Example] = []
     seen: set[str] = set()
-    for i in range(min(n, len(mixed) * len(WORDINGS))):
-        q, turn = mixed[i % len(mixed)]
+    for i, q, turn in picks:
         q = q.replace("{u}", user)
         for w in range(wordings):
             # a refusal taught in one person form did not carry to another: taught "What is the user's blood type?",

@@ -1,15 +1,18 @@
 """Questions asked from the thing's side: "How much is the office monstera watered with?" for "Maya waters the office
-monstera with exactly 350 ml".
+monstera with exactly 350 ml", and "Where is the research station Divya is at?" for "Divya is a marine biologist at a
+research station in Lakshadweep".
 
 Every other question form keeps the memory's subject in front, so an adapter trained on them answered "How much does
 Maya water the office plant with?" and refused "How much water is the office plant given?" and "How often is the
 office plant watered?" (docs/results/README.md section 27). A clause with a verb and a thing as its object is asked
 again in the passive, one question per other slot, with the same short answers and slot groups as data_synth.
-paraphrase's in-situ questions. Used by data_synth.rules; not run directly.
+paraphrase's in-situ questions; a thing the clause places somewhere ("at a research station in Lakshadweep") is asked
+where it is. Used by data_synth.rules; not run directly.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from data_synth.grammar import norm, past_participle
@@ -76,4 +79,40 @@ def passive_questions(cl: Clause, short_of) -> list[QA]:
             q = f"{wh[:1].upper()}{wh[1:]} {be} {obj} {verb}{prep}?"
             if norm(short) and norm(short) not in norm(q):
                 out.append(QA(q, short, group, f"passive-{wh}"))
+    return out
+
+
+def located_questions(cl: Clause, short_of) -> list[QA]:
+    """Where a thing the clause places is, asked with the thing in front.
+
+    Args:
+        cl: An analysed clause; a chunk "at/in/on <common noun>" followed by "in/on/at <place>" is such a thing.
+        short_of: Function chunk -> short answer text.
+
+    Returns:
+        "Where is the research station Divya is at?", "Where is the research station?" and a "which place" form
+        per such thing, in the place chunk's slot group; [] when the clause has none.
+    """
+    out: list[QA] = []
+    start = cl.text.find(cl.subject) if cl.subject else -1
+    for i, (a, b) in enumerate(itertools.pairwise(cl.chunks)):
+        if (a.kind != "thing" or not a.head or a.prep not in ("at", "in", "on") or b.kind != "place"
+                or b.prep not in ("in", "on", "at") or a.after_comma or b.after_comma):
+            continue
+        at = cl.text.find(f" {a.prep} {a.text} {b.prep} {b.text}")
+        if start < 0 or at <= start:
+            continue
+        thing = _object_phrase(a.text, cl) if not _ARTICLE_RE.match(a.text) else _ARTICLE_RE.sub("the ", a.text)
+        if not thing.lower().startswith("the ") and not re.match(r"[A-Z]", thing):
+            thing = f"the {thing}"
+        # the clause up to the thing, as a relative clause; a copula clause keeps only "Divya is" (its complement
+        # would make "the research station Divya is a marine biologist studying sea cucumbers at")
+        rel = f"{cl.subject} {cl.aux}" if cl.copula else cl.text[start:at]
+        be = "was" if cl.aux in ("did", "was", "were") else "is"
+        short = short_of(b)
+        group = f"c{i + 1}:{b.text}"
+        for q in (f"Where {be} {thing} {rel} {a.prep}?", f"Which place {be} {thing} {rel} {a.prep} {b.prep}?",
+                  f"Where {be} {thing}?"):
+            if norm(short) and norm(short) not in norm(q):
+                out.append(QA(q, short, group, "located"))
     return out

@@ -23,7 +23,7 @@ from data_synth.grammar import cap_first, norm, replace_outside_quotes, verb_inf
 from data_synth.inferences import clause_inferences
 from data_synth.normalise import split_clauses, third_person_sentences, to_second_person
 from data_synth.paraphrase import in_situ, lexical_variants, unfolded
-from data_synth.passive import passive_questions
+from data_synth.passive import located_questions, passive_questions
 from data_synth.pronouns import user_possessive, with_possessive
 from data_synth.qa import QA, short_answer
 from data_synth.questions import ClauseQuestions
@@ -262,6 +262,7 @@ def _memory_examples(an: Analysis, user: str, config: SynthConfig, kinds: set[st
                 qs += clause_inferences(cl, full, old_groups)  # the relation a question may name instead
                 qs += in_situ(cl, lambda c: short_answer(c, user))
                 qs += passive_questions(cl, lambda c: short_answer(c, user))
+                qs += located_questions(cl, lambda c: short_answer(c, user))
                 qs += [v for qa in qs for v in unfolded(qa)]
                 qs += [v for qa in qs for v in lexical_variants(qa)]
             for qa in qs:

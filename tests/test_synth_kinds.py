@@ -148,8 +148,24 @@ def test_abstention_skips_topics_the_memories_mention():
     assert out and all(e.kind == "abstention" and e.memory_ids == [] for e in out)
     assert all("don't know" in e.response for e in out)
     assert not any("blood" in e.prompt.lower() or "siblings" in e.prompt.lower() for e in out)
-    assert len(abstention_examples(texts, USER, n=5, seed=0)) == 5
+    assert len(abstention_examples(texts, USER, n=6, seed=0)) == 6 + 6 // 3  # the draw, then user topics it missed
     assert abstention_examples(texts, USER, n=0, seed=0) == []
+
+
+def test_abstention_asks_every_open_user_topic_when_the_balance_allows():
+    from data_synth.abstention import TOPICS, _first_person
+
+    texts = [f"Note {i}: I walked to the harbour and fed the gulls." for i in range(40)]
+    prompts = {e.prompt for e in abstention_examples(texts, USER, n=120, seed=3)}
+    topics = [q.replace("{u}", USER) for q, _ in TOPICS]
+    missing = [q for q in topics if not {q, q.replace(USER, "the user"), _first_person(q, USER)} & prompts]
+    assert len(topics) > 40 and not missing, missing
+    # a quiz team says nothing about which football team the user supports
+    football = abstention_examples(["On Thursdays I do the pub quiz with a team called The Owls."], USER, n=300,
+                                   seed=0)
+    assert any("football" in e.prompt for e in football)
+    assert not any("football" in e.prompt for e in abstention_examples(["I play football on Sundays."], USER, n=300,
+                                                                         seed=0))
 
 
 def test_abstention_asks_near_misses_but_never_what_it_was_told():
@@ -346,11 +362,15 @@ def test_refusal_wordings_teach_each_question_in_more_than_one_person_form():
     texts = ["My sister Ines works as a nurse in Porto.", "My cat is called Miso."]
     one = [e.prompt for e in abstention_examples(texts, USER, n=6, seed=0)]
     two = [e.prompt for e in abstention_examples(texts, USER, n=6, seed=0, wordings=2)]
-    assert len(one) == 6 and len(two) == 12
+    assert len(one) == 6 + 6 // 3 and len(two) == 2 * len(one)  # the draw of 6, then two user topics it missed
     # the same questions in the same order, each followed by another person form of itself
     assert two[::2] == one
-    owner = re.compile(rf"\b{USER}'s\b|\bthe user's\b|\bmy\b")
+    from data_synth.abstention import _first_person
+
+    def as_first(p):  # every person form of a question, written in the first person
+        return _first_person(p.replace("the user", USER), USER)
+
     for first, second in zip(two[::2], two[1::2], strict=True):
-        assert first != second and owner.sub("X's", first) == owner.sub("X's", second), (first, second)
+        assert first != second and as_first(first) == as_first(second), (first, second)
     with pytest.raises(ValueError, match="abstention_wordings"):
         SynthConfig(abstention_wordings=4)

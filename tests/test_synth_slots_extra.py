@@ -327,3 +327,23 @@ def test_a_thing_is_also_asked_about_from_its_own_side_in_the_passive():
     # and the synthesizer uses them
     assert any(q == "How often is the office monstera watered?" for q, _ in
                _qa("Water the office monstera with exactly 350 ml every tenth day.")), "no passive question"
+
+
+def test_a_thing_placed_somewhere_is_asked_where_it_is_with_the_thing_in_front():
+    from data_synth.passive import located_questions
+    from data_synth.qa import short_answer
+
+    def asked(text, user):
+        return {q.question: q.short.rstrip(".") for q in located_questions(analyse(text, user),
+                                                                            lambda c: short_answer(c, user))}
+
+    qs = asked("Divya is a marine biologist studying sea cucumbers at a research station in Lakshadweep.", "Ravi")
+    assert qs == {"Where is the research station Divya is at?": "Lakshadweep",
+                  "Which place is the research station Divya is at in?": "Lakshadweep",
+                  "Where is the research station?": "Lakshadweep"}, qs
+    qs = asked("On 21 January 2024 Maya presented her kelp growth paper at a conference in Reykjavík.", "Maya")
+    assert qs["Where was the conference?"] == "Reykjavík", qs
+    assert any(q.startswith("Where was the conference Maya presented") for q in qs), qs
+    # a place without a thing before it is asked by the other question forms, not here
+    assert asked("Ravi landed in Hamilton on 2 March 2024.", "Ravi") == {}
+    assert asked("Kabir runs a spice stall at the Otahuhu market.", "Ravi") == {}
