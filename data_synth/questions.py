@@ -17,7 +17,7 @@ from data_synth.qa import q_text as _q
 from data_synth.qa import short_answer as _short
 from data_synth.ranges import range_questions
 from data_synth.roles import role_questions
-from data_synth.slots import DATE_RE, PLACE_WORDS, YEAR_RE, Chunk, Clause
+from data_synth.slots import DATE_RE, ING_NOUNS, PLACE_WORDS, YEAR_RE, Chunk, Clause
 
 JOB_VERBS = {"work"}
 AUTHOR_HEADS = {"novel", "book", "song", "film", "movie", "album", "poem", "play", "podcast", "painting", "series"}
@@ -41,6 +41,24 @@ def _occasion(text: str) -> bool:
     """True for "the third attempt", "a diet": a phrase after in/at/on that is no place."""
     words = norm(text).split()
     return bool(words) and (words[-1] in OCCASION_HEADS or bool(ORDINAL_RE.match(" ".join(words))))
+
+
+# nouns that end like a participle
+_ED_NOUNS = {"bed", "shed", "seed", "speed", "breed", "need", "feed", "reed", "weed", "steed", "greed", "hundred",
+             "sled", "red"}
+_ING_NOUNS = ING_NOUNS | {"sibling", "pudding", "painting", "drawing", "recording", "filling", "icing", "stuffing",
+                          "lightning", "dumpling", "darling", "duckling", "seedling", "earring", "sapling"}
+
+
+def _noun_like(word: str) -> bool:
+    """False for a head that is a participle or an adverb ("IronLeaf membership cancelled", "moved here"): "What
+    kind of cancelled" is no question."""
+    w = word.lower()
+    if w in ("here", "there", "now", "today", "home", "abroad"):
+        return False
+    if w.endswith("ed") and w not in _ED_NOUNS:
+        return False
+    return not (w.endswith("ing") and len(w) > 5 and w not in _ING_NOUNS)
 
 
 class ClauseQuestions:
@@ -209,7 +227,7 @@ class ClauseQuestions:
             if cat and cat != "thing":
                 self._both(f"What {cat}", c, short, group)
                 self._both(f"Which {cat}", c, short, group)
-            elif c.head:
+            elif c.head and _noun_like(_last(c.head)):
                 self._both(f"What kind of {_last(c.head)}", c, short, group)
         elif prep in ("to", "in", "at", "on", "near", "into", "based in", "based at") and k in ("place", "name"):
             self.place(c, group, short)

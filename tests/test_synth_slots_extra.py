@@ -347,3 +347,13 @@ def test_a_thing_placed_somewhere_is_asked_where_it_is_with_the_thing_in_front()
     # a place without a thing before it is asked by the other question forms, not here
     assert asked("Ravi landed in Hamilton on 2 March 2024.", "Ravi") == {}
     assert asked("Kabir runs a spice stall at the Otahuhu market.", "Ravi") == {}
+
+
+def test_no_what_kind_of_question_about_a_participle_or_an_adverb():
+    from data_synth.questions import _noun_like
+
+    assert [w for w in ("cancelled", "removed", "starting", "here", "stall", "bed", "wedding", "ring", "sibling")
+            if _noun_like(w)] == ["stall", "bed", "wedding", "ring", "sibling"]
+    qs = [q for q, _ in _qa("Switched gyms: I boulder at Summit Bloc on Anglesea Street now, IronLeaf membership "
+                            "cancelled.")]
+    assert qs and not any(q.startswith("What kind of cancelled") for q in qs), qs
