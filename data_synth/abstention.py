@@ -430,9 +430,9 @@ def abstention_examples(memory_texts: list[str], user: str, n: int, seed: int,
     mixed = [(s[i], i + k) for i in range(max(map(len, sources), default=0))
              for k, s in enumerate(sources) if i < len(s)]
     picks = [(i, *mixed[i % len(mixed)]) for i in range(min(n, len(mixed) * len(WORDINGS)))]
-    # every generic user topic is asked, not a draw of them: a topic left out of the draw was the one an adapter
+    # the open user topics the draw missed are asked too: a topic left out of the draw was the one an adapter
     # answered with a neighbouring memory (the 1b1c916 demo adapter, seed 0: the phone and the football team); at
-    # most n // 3 more, so that a user with few memories is not taught mostly refusals
+    # most n // 3 of them, so that a user with few memories is not taught mostly refusals
     asked = {q for _, q, _ in picks}
     left = [(q, turn) for turn, q in enumerate(sources[0]) if q not in asked][:n // 3]
     picks += [(len(picks) + k, q, turn) for k, (q, turn) in enumerate(left)]
