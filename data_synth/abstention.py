@@ -377,24 +377,19 @@ def _detail_questions(memory_texts: list[str], user: str, clauses_of: dict[str, 
 def _entity_questions(entities: list[Entity], rng: random.Random, user: str = "", user_corpus: str = "") -> list[str]:
     """Attributes of named people (and pets) that none of the memories naming them states.
 
-    A topic some memory does answer ("university" when the user studied at one) is asked by name only, and of one
-    person only: "Which university did Maya's mother go to?" is one word from the user's own answerable question, and
-    refusing it taught the demo adapter to refuse "At which university did Maya earn her degree?"; asked of four
-    people by name, the refusals still outnumbered the user's own wordings and the a2462db adapters refused it again.
+    A topic some memory does answer ("university" when the user studied at one) is asked by name only: "Which
+    university did Maya's mother go to?" is one word from the user's own answerable question, and refusing it taught
+    the demo adapter to refuse "At which university did Maya earn her degree?".
     """
     out = []
-    shared: dict[str, list[str]] = {}  # topic the corpus answers -> its question about each person it fits
     for ent in entities:
         corpus = _corpus(ent.texts)
         by_name = [r for r in ent.refs if not r.startswith(f"{user}'s ")] or list(ent.refs)
         for q, keys in PERSON_TOPICS if ent.person else ANY_TOPICS:
             if _absent(keys, corpus):
-                answered = bool(user) and not _absent(keys, user_corpus)
-                refs = by_name if answered else ent.refs
+                refs = ent.refs if not user or _absent(keys, user_corpus) else by_name
                 # name the person one way per question, varied, so both name and relation lead to "don't know"
-                question = q.replace("{e}", refs[rng.randrange(len(refs))])
-                (shared.setdefault(q, []) if answered else out).append(question)
-    out += [asked[rng.randrange(len(asked))] for asked in shared.values()]
+                out.append(q.replace("{e}", refs[rng.randrange(len(refs))]))
     return out
 
 

@@ -170,24 +170,6 @@ def test_a_refusal_about_a_relative_never_reads_like_an_answerable_question_abou
     assert any(re.search(r"How old is (Lena's|my|the user's) sister\?", p) for p in prompts), prompts
 
 
-def test_a_topic_the_user_answers_is_refused_for_one_other_person_only():
-    # the demo adapters refused "At which university did Maya earn her degree?" on both seed-0 runs of a2462db's
-    # data, which refused "Which university did X go to?" for four other people, outnumbering the user's own
-    # "which university" wordings; a topic no memory answers is still asked of every person
-    mems = [Memory(id="a1", text="My sister Ines works as a nurse in Porto."),
-            Memory(id="a2", text="My friend Tomas runs a bakery in Braga."),
-            Memory(id="a3", text="My colleague Rosa Lind leads the sonar team."),
-            Memory(id="a4", text="I studied history at the University of Leeds.")]
-    for seed in range(3):
-        prompts = [e.prompt for e in synthesize(mems, USER, SynthConfig(kinds=["abstention"], abstention_per_memory=80,
-                                                                          seed=seed))]
-        asked = {m.group(1) for p in prompts for m in [re.search(r"Which university did (.+?) go to\?", p)] if m}
-        assert len(asked) == 1, (seed, asked)
-        aged = " ".join(m.group(1) for p in prompts for m in [re.search(r"How old is (.+?)\?", p)] if m)
-        people = [r"Ines|sister", r"Tomas|friend", r"Rosa|colleague"]
-        assert sum(bool(re.search(who, aged)) for who in people) >= 2, (seed, aged)
-
-
 def test_a_named_pet_is_asked_what_kind_of_animal_it_is_never_its_job():
     qa = _qa("btw my dog's called Biscuit, he's a border collie, 4 yrs old lol")
     prompts = [q for q, _ in qa]
