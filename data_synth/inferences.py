@@ -13,8 +13,7 @@ everyday questions that follow from a clause's shape:
 - long numbers: "X's mobile is 07700 900417" -> "What are the final four digits of X's mobile?" ("old" when a later
   memory superseded it; "final", since the thesaurus rewords "last" as "previous");
 - switches: "X switched gyms. X boulders at Summit Bloc" -> "Which gym does X go to now?";
-- study: "X studied ... at the University of Y" -> "Which university did X graduate from?";
-- residence: "X moved to Tromsø" -> "Where does X live?", "Which city does X live in?".
+- study: "X studied ... at the University of Y" -> "Which university did X graduate from?".
 
 Each answer is a span of the memory, so grounding holds; an answer that is a clause's phrase keeps that phrase's
 group, so a superseded phrase's inferred questions are taught as past and present like its other questions
@@ -37,7 +36,6 @@ STREET_RE = re.compile(r"^[^\W\d_][\w'’ -]* (?:" + "|".join(STREET_WORDS) + r"
 HOME_HEADS = {"place", "home", "house", "flat", "apartment", "address"}
 EMPLOY_VERBS = {"work", "start", "begin", "join"}
 STUDY_VERBS = {"study", "graduate", "read"}
-MOVE_VERBS = {"move", "relocate", "emigrate"}
 # "switched gyms", "changed to a new dentist"; never "switched to Vodafone" (no kind named)
 SWITCH_RE = re.compile(r"\b(?:switched|changed|swapped) (?:to a new )?(?!(?:to|from|over|back|on|off)\b)([a-z]+?)s?\b")
 
@@ -86,13 +84,6 @@ def clause_inferences(cl: Clause, memory_text: str, old_groups: Collection[str] 
             if re.search(r"\b(?:university|college|school|institute|academy)\b", c.text, re.I):
                 _add(out, ("Which university did {u} graduate from?", "Where did {u} get a degree?",
                            "Where did {u} go to university?"), c.text, _key(cl, c), "study", u=u)
-    # residence: the user moved to a named place (a later move supersedes the phrase like any other value)
-    if cl.subj_kind == "user" and cl.verb in MOVE_VERBS:
-        for c in chunks:
-            if c.prep == "to" and c.kind in ("place", "name") and _is_name(c.text):
-                _add(out, ("Where does {u} live?", "Which city does {u} live in?", "Where is {u}'s home?"), c.text,
-                     _key(cl, c), "home", u=u)
-                break
     # located places: a named place followed by the street or city it is on or in
     for a, b in zip(chunks, chunks[1:], strict=False):
         if a.prep == "at" and _is_name(a.text) and a.kind in ("place", "name") and not b.after_comma:
