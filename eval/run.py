@@ -89,6 +89,8 @@ def answer_questions(ans, questions: list[Question], methods: list[str], progres
             if reply.idk_margin is not None:  # n-best reranking: the margin over "I don't know", the beam it replaced
                 record["idk_margin"] = round(reply.idk_margin, 5)
                 record["top_reply"] = reply.top_text
+            if reply.n_best is not None:  # every beam's scores (answer.save_n_best), for eval.rerank_replay
+                record["n_best"] = reply.n_best
             records.append(record)
             bar.update(1)
     bar.close()

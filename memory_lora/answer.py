@@ -31,7 +31,7 @@ from memory_lora.consistency import agreement
 from memory_lora.generation import Reply, generate, reply_logprobs, sample
 from memory_lora.prompts import ABSTAIN_REPLY, chat_prompt, context_prompt
 from memory_lora.records import Memory
-from memory_lora.rerank import ABSTAIN_REPLIES, idk_margin, pick, refuses
+from memory_lora.rerank import ABSTAIN_REPLIES, idk_margin, n_best_record, pick, refuses
 from memory_lora.retrieval import MemoryIndex, load_embedder
 
 log = logging.getLogger(__name__)
@@ -139,6 +139,19 @@ class Answerer:
         if reply.agreement < self.config.consistency_threshold and not refuses(reply.text):
             reply.ungated_text, reply.text = reply.text, ABSTAIN_REPLY
 
+    def _recite_means(self, candidates: list[str]) -> list[float]:
+        """Each beam's mean log-probability under a prompt that asks for no fact in particular ("What do you remember
+        about Ravi?"): how readily the adapter says it as a memory, whatever the question."""
+        prompt = chat_prompt(self.tokenizer, f"What do you remember about {self.name}?", self.system_prompt)
+        return reply_logprobs(self.model, self.tokenizer, prompt, list(candidates))
+
+    def _base_means(self, prompt: str, candidates: list[str]) -> list[float] | None:
+        """Each beam's mean log-probability under the same prompt with the adapter switched off (None without one)."""
+        if not self.has_adapter:
+            return None
+        with self.model.disable_adapter():
+            return reply_logprobs(self.model, self.tokenizer, prompt, list(candidates))
+
     def _rerank(self, question: str, prompt: str, reply: Reply) -> None:
         """Score the n-best replies and "I don't know" under the prompt; pick by similarity, abstain by margin."""
         candidates = reply.candidates or [reply.text]
@@ -146,12 +159,15 @@ class Answerer:
         means = reply_logprobs(self.model, self.tokenizer, prompt, list(candidates) + list(ABSTAIN_REPLIES))
         means, abstain_means = means[: len(candidates)], means[len(candidates) :]
         reply.idk_margin = idk_margin(means[0], abstain_means)
-        best = 0
+        best, sims = 0, None
         if self.config.rerank_weight > 0 and len(candidates) > 1:
             emb = self.embedder().encode([question, *candidates], convert_to_tensor=True, normalize_embeddings=True,
                                          show_progress_bar=False)
             sims = (emb[1:] @ emb[0]).tolist()
             best = pick(candidates, means, sims, self.config.rerank_weight, self.config.rerank_margin)
+        if self.config.save_n_best:
+            reply.n_best = n_best_record(candidates, means, abstain_means, sims, self._recite_means(candidates),
+                                         self._base_means(prompt, candidates))
         if best:
             reply.top_text, reply.text = reply.text, candidates[best]
         gate = self.config.abstain_margin

@@ -34,6 +34,8 @@ def _run_config(args) -> RunConfig:
         config.synth.answer_style = args.answer_style
     if getattr(args, "person_ensemble", None):
         config.answer.person_ensemble = True
+    if getattr(args, "save_n_best", None):
+        config.answer.save_n_best = True
     # flags named as the answer fields they set (--num-beams -> answer.num_beams)
     for name in ("abstain_threshold", "consistency_samples", "consistency_threshold", "num_beams", "rerank_weight",
                  "rerank_margin", "abstain_margin"):
@@ -242,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "compete under --rerank-weight (default 0.3)")
         p.add_argument("--abstain-margin", type=float, help="parametric/hybrid reply \"I don't know\" when the reply "
                        "is at most this much more probable (mean log-probability) than \"I don't know\" (default off)")
+        p.add_argument("--save-n-best", action="store_true", default=None, help="with --rerank-weight or "
+                       "--abstain-margin: keep every beam's scores (eval writes them to answers.jsonl as n_best)")
         if train_flags:
             p.add_argument("--seed", type=int, help="seed for synthesis and training")
             p.add_argument("--replay-ratio", type=float, help="share of replay examples in training (0 disables)")

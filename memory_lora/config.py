@@ -232,6 +232,10 @@ class AnswerConfig:
     # of theirs, the reply becomes "I don't know". None = off; eval records the margin (idk_margin) either way when
     # reranking, so `python -m eval.gate_sweep RUN --signal idk_margin` replays any threshold.
     abstain_margin: float | None = None
+    # With rerank_weight or abstain_margin: also keep every beam's scores in the reply (eval writes them to
+    # answers.jsonl as n_best): under the prompt, under "What do you remember about NAME?", with the adapter off, and
+    # its cosine to the question. Two extra teacher-forced passes per question; for replaying decision rules offline.
+    save_n_best: bool = False
 
     def __post_init__(self):
         if self.num_beams < 1:
@@ -241,6 +245,9 @@ class AnswerConfig:
                              f"and {self.rerank_margin}")
         if self.rerank_weight > 0 and self.num_beams < 2:
             raise ValueError("answer.rerank_weight needs beam search candidates: set answer.num_beams >= 2")
+        if self.save_n_best and self.rerank_weight <= 0 and self.abstain_margin is None:
+            raise ValueError("answer.save_n_best keeps the scores of n-best reranking: set answer.rerank_weight > 0 or "
+                             "answer.abstain_margin")
         if self.consistency_samples < 0:
             raise ValueError(f"answer.consistency_samples must be >= 0, got {self.consistency_samples}")
         if not 0.0 <= self.consistency_threshold <= 1.0:

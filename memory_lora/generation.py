@@ -24,6 +24,7 @@ class Reply:
     candidates: list[str] | None = None  # beam search's finished replies, most probable first (generate's num_return)
     top_text: str | None = None  # the most probable reply, when the n-best reranker chose another (memory_lora.rerank)
     idk_margin: float | None = None  # mean log-probability of the reply minus "I don't know"'s (rerank.idk_margin)
+    n_best: list[dict] | None = None  # every beam the reranker weighed, with its scores (rerank.n_best_record)
 
 
 @torch.inference_mode()

@@ -52,4 +52,29 @@ def idk_margin(reply_mean: float, abstain_means: Sequence[float]) -> float:
     return reply_mean - max(abstain_means)
 
 
-__all__ = ["ABSTAIN_REPLIES", "idk_margin", "pick", "refuses"]
+def n_best_record(candidates: Sequence[str], means: Sequence[float], abstain_means: Sequence[float],
+                  sims: Sequence[float] | None, recite_means: Sequence[float] | None,
+                  base_means: Sequence[float] | None) -> list[dict]:
+    """What the reranker weighed, one dict per beam, so a decision rule can be replayed offline on saved answers.
+
+    Args:
+        candidates: Beam texts, most probable first.
+        means: Their mean token log-probabilities under the question's prompt.
+        abstain_means: The "I don't know" wordings' mean log-probabilities under the same prompt.
+        sims: Cosine(question, beam) under the embedder, or None when the reranker is off.
+        recite_means: Mean log-probabilities under a question-free prompt ("What do you remember about Ravi?").
+        base_means: Mean log-probabilities under the question's prompt with the adapter off, or None.
+
+    Returns:
+        [{"text", "mean", "idk_mean", "sim", "recite", "base"}, ...] rounded to 5 decimals; absent scores are None.
+    """
+    idk = round(max(abstain_means), 5) if abstain_means else None
+
+    def at(values, i):
+        return None if values is None else round(float(values[i]), 5)
+
+    return [{"text": text, "mean": at(means, i), "idk_mean": idk, "sim": at(sims, i), "recite": at(recite_means, i),
+             "base": at(base_means, i)} for i, text in enumerate(candidates)]
+
+
+__all__ = ["ABSTAIN_REPLIES", "idk_margin", "n_best_record", "pick", "refuses"]

@@ -7,12 +7,16 @@ Run: python -m pytest tests/test_rerank.py
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from peft import LoraConfig, get_peft_model
 
 from eval.gate_sweep import main as sweep_main
 from eval.gate_sweep import replay, sweep
+from eval.rerank_replay import agreement, choose, parse_rule, replay_reply, replay_runs, token_f1
+from eval.rerank_replay import main as replay_main
 from memory_lora.answer import Answerer
 from memory_lora.cli import main
 from memory_lora.config import AnswerConfig
@@ -132,6 +136,20 @@ def test_rerank_config_is_validated():
     with pytest.raises(ValueError, match="rerank_weight"):
         AnswerConfig(num_beams=4, rerank_weight=-1.0)
     assert AnswerConfig(num_beams=4, rerank_weight=0.5, abstain_margin=0.1).rerank_margin == 0.3
+    with pytest.raises(ValueError, match="save_n_best"):
+        AnswerConfig(num_beams=4, save_n_best=True)
+
+
+def test_save_n_best_flag_reaches_the_answer_config(tmp_path):
+    from memory_lora.cli import _run_config, build_parser
+
+    args = build_parser().parse_args(["--home", str(tmp_path), "eval", "--memories", "m.jsonl", "--questions",
+                                      "q.jsonl", "--out", "o", "--num-beams", "4", "--rerank-weight", "0.5",
+                                      "--save-n-best"])
+    assert _run_config(args).answer.save_n_best
+    args = build_parser().parse_args(["--home", str(tmp_path), "eval", "--memories", "m.jsonl", "--questions",
+                                      "q.jsonl", "--out", "o"])
+    assert not _run_config(args).answer.save_n_best
 
 
 def test_serve_refuses_the_margin_gate(tmp_path, capsys):
@@ -155,3 +173,86 @@ def test_gate_sweep_replays_the_margin(tmp_path):
     write_jsonl(tmp_path / "answers.jsonl", records)
     assert sweep_main([str(tmp_path), "--signal", "idk-margin", "--thresholds=-1,0.1"]) == 0
     assert (tmp_path / "gate_sweep_idk_margin.json").exists() and (tmp_path / "gate_sweep_idk_margin.png").exists()
+
+
+def test_save_n_best_keeps_every_beam_with_the_scores_the_reranker_weighed(fresh_tiny):
+    peft_model, tokenizer = _peft(fresh_tiny)
+    prompt = chat_prompt(tokenizer, QUESTION)
+    beams = generate(peft_model, tokenizer, [prompt], max_new_tokens=6, num_beams=4, num_return=4)[0].candidates
+    liked = next(b for b in beams[1:] if b != beams[0])
+    replies = {}
+    for save in (False, True):
+        config = AnswerConfig(max_new_tokens=6, num_beams=4, rerank_weight=1.0, rerank_margin=50.0,
+                              abstain_margin=-100.0, save_n_best=save)
+        ans = Answerer(model=peft_model, tokenizer=tokenizer, memories=[], name="Lena", config=config)
+        ans._embedder = _Embedder(liked)
+        replies[save] = ans.answer("parametric", [QUESTION])[0]
+    assert replies[False].n_best is None
+    kept = replies[True]
+    assert kept.text == replies[False].text == liked  # saving the scores changes no reply
+    assert [b["text"] for b in kept.n_best] == beams
+    means = reply_logprobs(peft_model, tokenizer, prompt, beams)
+    assert [b["mean"] for b in kept.n_best] == pytest.approx(means, abs=1e-4)
+    assert [b["sim"] for b in kept.n_best] == [1.0 if b == liked else 0.0 for b in beams]
+    recite_prompt = chat_prompt(tokenizer, "What do you remember about Lena?")
+    assert [b["recite"] for b in kept.n_best] == pytest.approx(
+        reply_logprobs(peft_model, tokenizer, recite_prompt, beams), abs=1e-4)
+    with peft_model.disable_adapter():
+        base = reply_logprobs(peft_model, tokenizer, prompt, beams)
+    assert [b["base"] for b in kept.n_best] == pytest.approx(base, abs=1e-4)
+    assert max(abs(a - b) for a, b in zip(base, means, strict=True)) > 1e-3  # the adapter is really switched off
+    idk = max(reply_logprobs(peft_model, tokenizer, prompt, list(ABSTAIN_REPLIES)))
+    assert kept.n_best[0]["idk_mean"] == pytest.approx(idk, abs=1e-4)
+    assert kept.idk_margin == pytest.approx(means[0] - idk, abs=1e-4)
+
+
+def _beam(text, mean, sim=0.0, recite=-1.0, base=-1.0):
+    return {"text": text, "mean": mean, "idk_mean": -2.0, "sim": sim, "recite": recite, "base": base}
+
+
+def test_rerank_replay_rules_pick_as_scored(tmp_path, capsys):
+    n_best = [_beam("Lena lives at 021 555 0938.", -0.10, sim=0.9, recite=-3.0, base=-1.0),
+              _beam("Lena lives in Oslo.", -0.20, sim=0.5, recite=-0.5, base=-2.0),
+              _beam("Lena's cat is Rex.", -0.90, sim=0.1, recite=-0.1, base=-3.0)]
+    assert choose(n_best, parse_rule("top")) == 0
+    assert choose(n_best, parse_rule("sim=0.5")) == 0  # -0.10 + 0.45 beats -0.20 + 0.25
+    assert choose(n_best, parse_rule("sim=0.5,recite=0.5")) == 1  # the echo is not something it recites
+    assert choose(n_best, parse_rule("pmi=0.5")) == 1  # -0.2 + 0.9 against -0.1 + 0.45
+    assert choose(n_best, parse_rule("recite=5"), margin=1.0) == 2  # only within the margin
+    assert choose([_beam(ABSTAIN_REPLY, -0.1), *n_best], parse_rule("sim=5")) == 0
+    assert choose(n_best, parse_rule("oracle"), answers=["Oslo"]) == 1
+    assert choose(n_best, parse_rule("oracle"), answers=["Bergen"]) == 0  # no right beam: the top one
+    with pytest.raises(ValueError, match="bad rule part"):
+        parse_rule("cosine=1")
+    record = {"method": "parametric", "type": "single-hop", "answers": ["Oslo"], "idk_margin": 0.05,
+              "reply": ABSTAIN_REPLY, "n_best": n_best}
+    assert replay_reply(record, parse_rule("pmi=0.5"), gate=None) == "Lena lives in Oslo."
+    assert replay_reply(record, parse_rule("pmi=0.5"), gate=0.1) == ABSTAIN_REPLY
+    run = tmp_path / "run"
+    run.mkdir()
+    write_jsonl(run / "answers.jsonl", [record, {**record, "method": "rag", "n_best": None}])
+    table = replay_runs([run], ["top", "pmi=0.5"], gate=None)
+    assert table == {"top": {"single-hop": [0, 1], "all": [0, 1]}, "pmi=0.5": {"single-hop": [1, 1], "all": [1, 1]}}
+    assert replay_main([str(run), "--rule", "pmi=0.5", "--gate", "-2", "--out", str(tmp_path / "t.json")]) == 0
+    assert "| pmi=0.5 | 1/1 | 1/1 |" in capsys.readouterr().out
+    assert json.loads((tmp_path / "t.json").read_text())["table"]["pmi=0.5"]["all"] == [1, 1]
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    write_jsonl(bare / "answers.jsonl", [{**record, "n_best": None}])
+    assert replay_main([str(bare)]) == 2
+    assert "--save-n-best" in capsys.readouterr().out
+
+
+def test_rerank_replay_minimum_bayes_risk_prefers_the_beam_the_others_agree_with():
+    n_best = [_beam("Lena lives in Bergen.", -0.10), _beam("Lena lives in Oslo.", -0.12),
+              _beam("Lena lives in Oslo, Norway.", -0.15), _beam("Lena's cat is Rex.", -0.20)]
+    assert token_f1("Lena lives in Oslo.", "lena lives in oslo") == 1.0
+    assert token_f1("Lena lives in Oslo.", "I don't know") == 0.0
+    support = agreement([0, 1, 2, 3], n_best, lambda i, j: token_f1(n_best[i]["text"], n_best[j]["text"]))
+    assert support[1] > support[0] > support[3]
+    assert agreement([0], n_best, lambda i, j: 1.0) == {0: 0.0}
+    assert choose(n_best, parse_rule("top")) == 0
+    assert choose(n_best, parse_rule("mbr_f1=1")) == 1
+    assert choose(n_best, parse_rule("mbr_f1=1"), margin=0.01) == 0  # Oslo is not near enough to compete
+    same = [[1.0 if i == j or {i, j} == {1, 2} else 0.0 for j in range(4)] for i in range(4)]
+    assert choose(n_best, parse_rule("mbr_cos=1"), cosines=same) == 1
