@@ -36,7 +36,7 @@ from pathlib import Path
 from eval.files import atomic_write, read_jsonl
 from eval.metric.memory_recall.memory_recall import _f1, normalize, score_reply
 from memory_lora.prompts import ABSTAIN_REPLY
-from memory_lora.rerank import refuses
+from memory_lora.rerank import competing, pick, refuses
 
 DEFAULT_RULES = ("oracle", "top", "sim=0.5", "sim=0.5,recite=0.25", "sim=0.5,recite=0.5", "sim=0.5,recite=1",
                  "sim=0.5,pmi=0.25", "sim=0.5,pmi=0.5", "recite=0.5", "pmi=0.5")
@@ -91,29 +91,25 @@ def choose(n_best: Sequence[dict], rule: dict[str, float], margin: float = 0.3, 
     """
     if not n_best or refuses(n_best[0]["text"]):
         return 0
-    pool = [i for i, b in enumerate(n_best) if not refuses(b["text"]) and b["mean"] >= n_best[0]["mean"] - margin]
+    texts, means = [b["text"] for b in n_best], [b["mean"] for b in n_best]
+    pool = competing(texts, means, margin)
     if rule.get("oracle"):
-        return next((i for i in pool if score_reply(n_best[i]["text"], answers)["accuracy"] >= 1.0), 0)
-    support = {}
-    if rule["mbr_cos"]:
-        support["mbr_cos"] = agreement(pool, n_best, lambda i, j: cosines[i][j])
-    if rule["mbr_f1"]:
-        support["mbr_f1"] = agreement(pool, n_best, lambda i, j: token_f1(n_best[i]["text"], n_best[j]["text"]))
-
-    def score(i: int) -> float:
+        return next((i for i in pool if score_reply(texts[i], answers)["accuracy"] >= 1.0), 0)
+    if not any(rule[name] for name in WEIGHTS):
+        return 0  # "top": the decoder's own choice, as pick gives with weight 0
+    bonus = [0.0] * len(n_best)
+    for i in pool:
         beam = n_best[i]
-        total = beam["mean"]
-        if rule["sim"]:
-            total += rule["sim"] * beam["sim"]
-        if rule["recite"]:
-            total += rule["recite"] * beam["recite"]
+        bonus[i] = rule["sim"] * (beam["sim"] or 0.0) + rule["recite"] * (beam["recite"] or 0.0)
         if rule["pmi"]:
-            total += rule["pmi"] * (beam["mean"] - beam["base"])
-        for name, values in support.items():
-            total += rule[name] * values[i]
-        return total
-
-    return max(pool, key=lambda i: (score(i), -i))
+            bonus[i] += rule["pmi"] * (beam["mean"] - beam["base"])
+    if rule["mbr_cos"]:
+        for i, v in agreement(pool, n_best, lambda i, j: cosines[i][j]).items():
+            bonus[i] += rule["mbr_cos"] * v
+    if rule["mbr_f1"]:
+        for i, v in agreement(pool, n_best, lambda i, j: token_f1(texts[i], texts[j])).items():
+            bonus[i] += rule["mbr_f1"] * v
+    return pick(texts, means, bonus, 1.0, margin)  # the shipped reranker's choice, with the rule's terms as its score
 
 
 def replay_reply(record: dict, rule: dict[str, float], margin: float = 0.3, gate: float | None = 0.1,

@@ -43,8 +43,12 @@ def pick(candidates: Sequence[str], means: Sequence[float], sims: Sequence[float
     """
     if weight <= 0 or not candidates or refuses(candidates[0]):
         return 0
-    pool = [i for i, text in enumerate(candidates) if not refuses(text) and means[i] >= means[0] - margin]
-    return max(pool, key=lambda i: (means[i] + weight * sims[i], -i))
+    return max(competing(candidates, means, margin), key=lambda i: (means[i] + weight * sims[i], -i))
+
+
+def competing(candidates: Sequence[str], means: Sequence[float], margin: float) -> list[int]:
+    """Indices of the candidates that do not refuse and are within `margin` of candidates[0]'s mean log-probability."""
+    return [i for i, text in enumerate(candidates) if not refuses(text) and means[i] >= means[0] - margin]
 
 
 def idk_margin(reply_mean: float, abstain_means: Sequence[float]) -> float:
@@ -77,4 +81,4 @@ def n_best_record(candidates: Sequence[str], means: Sequence[float], abstain_mea
              "base": at(base_means, i)} for i, text in enumerate(candidates)]
 
 
-__all__ = ["ABSTAIN_REPLIES", "idk_margin", "n_best_record", "pick", "refuses"]
+__all__ = ["ABSTAIN_REPLIES", "competing", "idk_margin", "n_best_record", "pick", "refuses"]
