@@ -167,8 +167,8 @@ def replay_runs(run_dirs: Sequence[str | Path], rules: Sequence[str], margin: fl
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m eval.rerank_replay", description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+", help="eval output folders answered with --save-n-best")
-    p.add_argument("--rule", action="append", help=f"NAME=W[,NAME=W] with NAME in {WEIGHTS}, or top (repeatable; "
-                   f"default: {' '.join(DEFAULT_RULES)})")
+    p.add_argument("--rule", action="append", help=f"NAME=W[,NAME=W] with NAME in {WEIGHTS}, top or oracle "
+                   f"(repeatable; default: {' '.join(DEFAULT_RULES)})")
     p.add_argument("--margin", type=float, default=0.3, help="beams this close to the top one compete")
     p.add_argument("--gate", type=float, default=0.1, help="the idk-margin gate (below -1: off)")
     p.add_argument("--method", default="parametric")
