@@ -25,6 +25,13 @@ def _held_out(folder: str):
     return [q for name in USERS[folder] for q in read_questions(EXAMPLES / folder / name)]
 
 
+DEV = ("dev_questions.jsonl", "dev_questions_more.jsonl")  # the second adds the held-out set's other question types
+
+
+def _dev(folder: str):
+    return [q for name in DEV for q in read_questions(EXAMPLES / folder / name)]
+
+
 STOP = set("what which who whom when where how is was are were do does did the a an of in on at to for s".split())
 
 
@@ -36,7 +43,7 @@ def _words(text: str) -> set[str]:
 @pytest.mark.parametrize("folder", sorted(USERS))
 def test_dev_questions_are_neither_held_out_questions_nor_near_copies_of_one(folder):
     """A dev question that is also a test question makes every setting chosen on dev look better on test."""
-    held, dev = _held_out(folder), read_questions(EXAMPLES / folder / "dev_questions.jsonl")
+    held, dev = _held_out(folder), _dev(folder)
     assert len({q.id for q in held + dev}) == len(held) + len(dev)
     close = []
     for d in dev:
@@ -53,5 +60,11 @@ def test_no_dev_question_is_written_word_for_word_by_the_synthesizer(folder):
     would be a recall test, not a generalization test (checked on the default synthesis, seed 0)."""
     memories = read_memories(EXAMPLES / folder / "memories.jsonl")
     prompts = {norm(p) for p in build_dataset(memories, display_name(memories[0].user), SynthConfig())["prompt"]}
-    dev = read_questions(EXAMPLES / folder / "dev_questions.jsonl")
+    dev = _dev(folder)
     assert not [q.id for q in dev if norm(q.question) in prompts]
+
+
+@pytest.mark.parametrize("folder", sorted(USERS))
+def test_dev_questions_cover_every_type_the_held_out_set_scores(folder):
+    """A setting chosen on a dev set without multi-hop or preference questions can cost those types unseen."""
+    assert {q.type for q in _held_out(folder)} <= {q.type for q in _dev(folder)}
