@@ -57,6 +57,13 @@ def format_ablation(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def save_rows(out: Path, config: str | None, rows: list[dict]) -> Path:
+    """Write ablation.json with the rows so far (temp file, then rename: an interrupted ablation keeps its rows)."""
+    tmp_file = out / "ablation.json.tmp"
+    tmp_file.write_text(json.dumps({"config": config, "rows": rows}, indent=2), encoding="utf-8")
+    return tmp_file.replace(out / "ablation.json")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--memories", required=True)
@@ -83,11 +90,8 @@ def main() -> int:
             rows.append({"variant": name, "kinds": run.synth.kinds, "accuracy": par["accuracy"],
                          "by_type": par["by_type"], "examples": report["synth"]["examples"],
                          "train_seconds": report["train"]["seconds"], "wall_seconds": time.perf_counter() - start})
+            save_rows(out, args.config, rows)
             print(format_ablation(rows), flush=True)
-    tmp_file = out / "ablation.json.tmp"
-    tmp_file.write_text(json.dumps({"config": args.config, "rows": rows}, indent=2), encoding="utf-8")
-    tmp_file.replace(out / "ablation.json")
-    print(format_ablation(rows))
     return 0
 
 

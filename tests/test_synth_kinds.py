@@ -338,8 +338,9 @@ def test_preview_shows_every_kind():
     assert text.count("  Q: ") == len(re.findall(r"^== ", text, flags=re.M))
 
 
-def test_ablation_variants_and_table():
+def test_ablation_variants_and_table(tmp_path):
     import importlib.util
+    import json
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[1] / "scripts" / "ablate_synth.py"
@@ -356,6 +357,8 @@ def test_ablation_variants_and_table():
     assert table[0].startswith("| variant |") and "abstention" in table[0] and "single-hop" in table[0]
     assert table[2].startswith("| all | 10 |") and "0.800" in table[2]
     assert table[3].startswith("| -abstention |") and table[3].rstrip().endswith("| - | 0.900 |")
+    saved = mod.save_rows(tmp_path, "configs/ablate_cpu.yaml", rows[:1])  # written after every variant
+    assert json.loads(saved.read_text())["rows"] == rows[:1] and not list(tmp_path.glob("*.tmp"))
 
 
 def test_refusal_wordings_teach_each_question_in_more_than_one_person_form():
