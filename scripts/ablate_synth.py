@@ -2,7 +2,7 @@
 
 Every variant runs the full eval (fresh home, synth, train, answer) with the same seed and config, so the only
 difference is the data kind left out. Forgetting figures are skipped (no general probe, no KL): they do not bear on
-which kind buys recall. Prints a table of accuracy by question type and writes ablation.json.
+which kind buys recall. Prints a table of accuracy by question type and writes ablation.json after every variant.
 
 Run (demo user, all question files):
     python scripts/ablate_synth.py --memories memory_lora/examples/demo/memories.jsonl \
