@@ -18,9 +18,12 @@ import sys
 
 sys.path.insert(0, ".")
 from eval.metric.memory_recall.memory_recall import score_reply  # noqa: E402
+from eval.rerank_replay import choose as rule_choice  # noqa: E402
+from eval.rerank_replay import parse_rule  # noqa: E402
+from memory_lora.prompts import ABSTAIN_REPLY  # noqa: E402
 from memory_lora.rerank import competing, pick, refuses  # noqa: E402
 
-IDK = "I don't know."
+SHIPPED = parse_rule("sim=0.5")
 MONTHS = set("january february march april may june july august september october november december "
              "jan feb mar apr jun jul aug sep sept oct nov dec".split())
 DAYS = set("monday tuesday wednesday thursday friday saturday sunday weekend weekends weekday weekdays".split())
@@ -66,18 +69,19 @@ def choose(record: dict, variant: str, gate: float | None) -> str:
     """The reply under a variant: shipped, A (pool narrowed, none fits -> refuse), B (none fits -> shipped), C."""
     beams = record["n_best"]
     texts, means, sims = [b["text"] for b in beams], [b["mean"] for b in beams], [b["sim"] for b in beams]
-    text = texts[pick(texts, means, sims, 0.5, 0.3)]
+    text = texts[rule_choice(beams, SHIPPED)]
     k = kind(record["question"])
     if variant in ("A", "B") and k and not refuses(texts[0]):
         pool = [j for j in competing(texts, means, 0.3) if fits(k, texts[j])]
         if pool:
-            text = texts[max(pool, key=lambda j: (means[j] + 0.5 * sims[j], -j))]
+            # the shipped score among fitting beams only: the others get a similarity no beam can beat
+            text = texts[pick(texts, means, [sims[j] if j in pool else -1e9 for j in range(len(texts))], 0.5, 0.3)]
         elif variant == "A":
-            text = IDK
+            text = ABSTAIN_REPLY
     if variant == "C" and k and not refuses(text) and not fits(k, text):
-        text = IDK
-    if gate is not None and beams[0]["mean"] - beams[0]["idk_mean"] <= gate and not refuses(text):
-        text = IDK
+        text = ABSTAIN_REPLY
+    if gate is not None and record["idk_margin"] <= gate and not refuses(text):
+        text = ABSTAIN_REPLY  # the margin gate as eval.rerank_replay.replay_reply applies it
     return text
 
 
