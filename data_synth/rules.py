@@ -389,7 +389,7 @@ def synthesize(memories: list[Memory], user_name: str, config: SynthConfig | Non
     if "cot" in kinds:
         out += cot_examples([(an.memory.id, an.clauses) for an in analysed],
                             {an.memory.id: an.sentences for an in analysed}, user, config.cot_per_pair, config.seed,
-                            superseded=superseded)
+                            superseded=superseded, descriptions=config.cot_descriptions)
     if "abstention" in kinds:
         n = round(config.abstention_per_memory * len(memories))
         entities = named_entities([(an.memory.id, an.text, an.clauses) for an in analysed], user)

@@ -144,6 +144,10 @@ class SynthConfig:
     # Most chain-of-thought two-hop examples per pair of memories sharing an entity. 10 (was 6) covers more of each
     # pair's slots; with it ravi's multi-hop went 4 -> 6 of 11 (docs/results/README.md section 13, one seed).
     cot_per_pair: int = 10
+    # Also chain through what a memory says a named person is or does ("the person whose signature dish is pineapple
+    # rasam" -> Lalitha -> where she lives), not only through their relation to the user (data_synth.descriptions).
+    # Off by default until measured: docs/results/README.md section 36.
+    cot_descriptions: bool = False
     # Least number of training examples per memory: a memory the rules cover thinly (few slots, no update) has its
     # examples repeated up to this many (data_synth.balance), since a fact seen less often in training is recalled
     # worse in a new wording. 0 = off, the default: over three seeds at 40, ravi's held-out single-hop rose 99 -> 109

@@ -23,11 +23,12 @@ from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, ".")
 sys.path.insert(0, "docs/results/typed_35")
+from replay_typed import fits, kind  # noqa: E402
+
 from eval.metric.memory_recall.memory_recall import score_reply  # noqa: E402
 from eval.rerank_replay import parse_rule, replay_reply  # noqa: E402
 from memory_lora.prompts import ABSTAIN_REPLY  # noqa: E402
 from memory_lora.rerank import competing, refuses  # noqa: E402
-from replay_typed import fits, kind  # noqa: E402
 
 SHIPPED = parse_rule("sim=0.5")
 FEATURES = ("mean", "gap", "margin", "sim", "recite", "base", "pmi", "log_words", "rank", "type_fit", "type_miss")
@@ -128,7 +129,8 @@ def main() -> None:
           " ".join(f"{t}:{oof[t]}" for t in THRESHOLDS if t in (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, best_t)))
     print(f"chosen threshold {best_t} ({oof[best_t]} of {sum(len(v) for v in dev.values())})")
     scaler, model = fit([r for n in names for r in dev[n]])
-    print("coefficients (standardised):", ", ".join(f"{f} {c:+.2f}" for f, c in zip(FEATURES, model.coef_[0])))
+    weights = zip(FEATURES, model.coef_[0], strict=True)
+    print("coefficients (standardised):", ", ".join(f"{f} {c:+.2f}" for f, c in weights))
     all_dev = [r for n in names for r in dev[n]]
     print("dev shipped gate 0.1:", fmt(tally(all_dev, lambda r: replay_reply(r, SHIPPED, gate=0.1))))
     print("dev verifier (in-sample):", fmt(tally(all_dev, lambda r: decide(r, scaler, model, best_t))))
