@@ -110,8 +110,8 @@ def _companions(analysed: list[tuple[str, list[Clause]]], user: str) -> list[Ali
 def _described(analysed: list[tuple[str, list[Clause]]], user: str, aliases: list[Alias]) -> list[Alias]:
     """Description links (data_synth.descriptions): "the person whose signature dish is pineapple rasam" is Lalitha.
     A name the aliases tie to a relation that is not a person ("Ravi's cat" Pixel) is described by its role only."""
-    things = {a.name for a in aliases
-              if a.relation.startswith(f"{user}'s ") and a.relation.split("'s ", 1)[1] not in PERSON_NOUNS}
+    things = {a.name for a in aliases  # "Ravi's older brother" is a person: the head noun decides
+              if a.relation.startswith(f"{user}'s ") and a.relation.split()[-1] not in PERSON_NOUNS}
     return [Alias(name, text, mem_id, described=True) for name, text, mem_id in describe_people(analysed, user, things)]
 
 
@@ -133,9 +133,10 @@ def _mentions(text: str, name: str) -> str:
     return ""
 
 
-# Words after which a "the person Maya ... with" description reads as a noun phrase.
+# A question that opens with its question word ("Where does ...", "In which city ...", "Remind me, what ...").
 _WH_START_RE = re.compile(r"(?i)^(?:remind me, |do you remember )?(?:(?:in|on|from|at|to|for|with) )?"
                           r"(?:what|where|when|which|who|whom|whose|how)\b")
+# Words after which a "the person Maya ... with" description reads as a noun phrase.
 _DESCRIPTION_AFTER = {"is", "was", "does", "did", "has", "have", "with", "to", "for", "of", "about", "from", "and"}
 
 

@@ -22,7 +22,8 @@ _KINDS = ("place", "thing", "name")
 _DETERMINER_RE = re.compile(r"^(?:(?i:the|a|an|my|his|her|their|our)|[A-Z][\w-]*'s)\s+")
 
 
-def _verb_form(cl: Clause) -> str:
+def verb_form(cl: Clause) -> str:
+    """The clause's verb as written after its subject ("ran", "runs", "run"); "" for a copula or no verb."""
     if cl.aux == "did":
         return past_tense(cl.verb)
     if cl.aux == "does":
@@ -65,7 +66,7 @@ def described_as(word: str, clauses: list[Clause]) -> list[str]:
         text = _DETERMINER_RE.sub("", cl.chunks[i].text.rstrip(".")).strip()
         if text.split()[-1:] == [word] and "'s" not in text:
             head = text
-        verb, subject = _verb_form(cl), _subject(cl)
+        verb, subject = verb_form(cl), _subject(cl)
         if not verb or not subject:
             continue
         where = next((ch for ch in cl.chunks[i + 1:] if ch.prep in _PLACE_PREPS and ch.kind in _KINDS

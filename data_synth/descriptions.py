@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from data_synth.described import _verb_form
+from data_synth.described import verb_form
 from data_synth.slots import Clause
 
 _ARTICLE_RE = re.compile(r"^(?:a|an)\s+", re.I)
@@ -62,7 +62,7 @@ def _possession(cl: Clause) -> str:
 def _deed(cl: Clause) -> str:
     """ "Kabir runs a spice stall called ..." -> "the person who runs a spice stall"."""
     objects = [ch for ch in cl.chunks if ch.prep == ""]
-    verb = _verb_form(cl)
+    verb = verb_form(cl)
     if cl.copula or not verb or not objects or objects[0].kind in ("person", "name"):
         return ""
     return f"the person who {verb} {objects[0].text.rstrip('. ')}"
