@@ -63,3 +63,12 @@ def test_a_description_never_lands_inside_a_possessive_phrase_or_gives_the_answe
     assert not [p for p in prompts if "cousin the" in p], prompts
     # "the marine biologist at a research station" names the station: never asked where the station is through it
     assert not [p for p in prompts if "research station" in p and p.startswith("Where")], prompts
+
+
+def test_a_relative_named_with_an_adjective_is_still_a_person():
+    # "Lena's older brother" once counted as a thing (only bare "brother" is a person noun), so Kabir lost his deed
+    mems = [Memory(id="k1", text="My older brother is Kabir."),
+            Memory(id="k2", text="Kabir runs a spice stall at the market."),
+            Memory(id="k3", text="Kabir lives in Auckland.")]
+    prompts = [e.prompt for e in synthesize(mems, USER, SynthConfig(cot_descriptions=True)) if e.kind == "cot"]
+    assert any("the person who runs a spice stall" in p for p in prompts), prompts
