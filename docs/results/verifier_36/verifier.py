@@ -5,6 +5,8 @@ records hold, the reply is the best-scored competing beam, and "I don't know" wh
 chosen out of fold on the dev sets (leave one run out). Reads docs/results/nbest_34 and docs/results/devmore_35.
 
 Run: python docs/results/verifier_36/verifier.py [--extra-test RUN_DIR ...]     (from the repository root)
+Needs scikit-learn (`pip install scikit-learn`), which the package itself does not depend on: the verifier was
+rejected, so it never became product code.
 """
 
 from __future__ import annotations
