@@ -87,12 +87,13 @@ def describe_people(analysed: list[tuple[str, list[Clause]]], user: str,
             name = owner or _named(cl, user)
             if not name:
                 continue
-            forms = (_possession(cl),) if owner else (_role(cl), _deed(cl))
-            if name in things:
-                forms = (_role(cl),) if not owner else ()
+            if owner:  # "Lalitha's signature dish is ...": a possession, for people only
+                forms = () if name in things else (_possession(cl),)
+            else:
+                forms = (_role(cl),) if name in things else (_role(cl), _deed(cl))
+            first = name.split()[0].lower()
             for text in forms:
                 # the description must not name the person it stands for, nor run on
-                first = name.split()[0].lower()
                 if text and first not in text.lower() and len(text.split()) <= _MAX_WORDS:
                     found.append((name, text, mem_id))
     names_of: dict[str, set[str]] = defaultdict(set)
