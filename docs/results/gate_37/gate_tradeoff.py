@@ -10,12 +10,12 @@ Run: python docs/results/gate_37/gate_tradeoff.py        (from the repository ro
 from __future__ import annotations
 
 import glob
-import json
 import math
 import sys
 from collections import Counter
 
 sys.path.insert(0, ".")
+from eval.files import read_jsonl  # noqa: E402
 from eval.metric.memory_recall.memory_recall import score_reply  # noqa: E402
 from eval.rerank_replay import parse_rule, replay_reply  # noqa: E402
 from memory_lora.rerank import refuses  # noqa: E402
@@ -36,9 +36,7 @@ def runs(user: str, dev: bool) -> list[list[dict]]:
         paths += glob.glob(f"docs/results/{user}_*floor40*/answers.jsonl")
     out = []
     for path in sorted(paths):
-        with open(path, encoding="utf-8") as f:
-            recs = [json.loads(line) for line in f]
-        recs = [r for r in recs if r["method"] == "parametric" and isinstance(r.get("n_best"), list)]
+        recs = [r for r in read_jsonl(path) if r["method"] == "parametric" and isinstance(r.get("n_best"), list)]
         if recs:
             out.append(recs)
     return out
