@@ -395,7 +395,8 @@ def synthesize(memories: list[Memory], user_name: str, config: SynthConfig | Non
         entities = named_entities([(an.memory.id, an.text, an.clauses) for an in analysed], user)
         out += abstention_examples([m.text for m in memories], user, n, config.seed, entities=entities,
                                    wordings=config.abstention_wordings,
-                                   clauses_of={an.memory.text: an.clauses for an in analysed})
+                                   clauses_of={an.memory.text: an.clauses for an in analysed},
+                                   named=config.abstention_named)
     poss = user_possessive([m.text for m in memories], user)
     if poss is None:
         return out
