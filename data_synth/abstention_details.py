@@ -72,7 +72,9 @@ DETAILS: tuple[tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]], 
 CLOCK_RE = re.compile(r"\b\d{1,2}:\d{2}\b")
 MONEY_RE = re.compile(r"[£$€¥]\s?\d|\b\d[\d,.]*\s?(?:kr|nok|sek|dkk|usd|eur|gbp|nzd|dollars?|pounds?|euros?|"
                       r"kroner|krona|rupees?)\b", re.I)
-RAW_PATTERNS = {MONEY: MONEY_RE, CLOCK: CLOCK_RE}  # keywords matched on the texts as written
+HOUR = "$hour"  # a keyword that matches a time of day written with am or pm ("7pm", "10 am")
+HOUR_RE = re.compile(r"\b\d{1,2}(?::\d{2})?\s?(?:am|pm)\b", re.I)
+RAW_PATTERNS = {MONEY: MONEY_RE, CLOCK: CLOCK_RE, HOUR: HOUR_RE}  # keywords matched on the texts as written
 
 
 def _absent(keys: tuple[str, ...], corpus: str, raw: str = "") -> bool:

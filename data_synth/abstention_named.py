@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 
-from data_synth.abstention_details import CLOCK, DETAILS, MONEY, _absent, _corpus
+from data_synth.abstention_details import CLOCK, DETAILS, HOUR, MONEY, _absent, _corpus
 from data_synth.grammar import MONTHS
 
 # make -> the DETAILS trigger whose questions fit it (a car make gets the car's questions)
@@ -38,7 +38,7 @@ NAME_Q = ("What is {t} called?", ("call", "name"))
 GEAR = ("headlamp", "watch", "backpack", "rucksack", "jacket", "guitar", "boots", "tent", "camera", "headphones",
         "kettle", "phone", "laptop", "bike", "bicycle", "scooter", "kayak", "paddleboard", "skis", "stove")
 BRAND_QS = (("What make is {t}?", ("brand", "make", "made by")), ("Which brand is {t}?", ("brand", "make", "made by")))
-TIME_KEYS = (CLOCK, "am", "pm", "morning", "evening", "afternoon", "night", "noon", "o'clock", "start")
+TIME_KEYS = (CLOCK, HOUR, "am", "pm", "morning", "evening", "afternoon", "night", "noon", "o'clock", "start")
 # (regular activity words, questions with the keywords that rule each out)
 ACTIVITIES = (
     (("class", "course", "lesson", "lessons", "workshop"),
