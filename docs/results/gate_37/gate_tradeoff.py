@@ -35,6 +35,8 @@ def runs(user: str, dev: bool) -> list[list[dict]]:
         paths = glob.glob(f"docs/results/nbest_34/{user}_*/answers.jsonl")
         paths += glob.glob(f"docs/results/{user}_*floor40*/answers.jsonl")
     out = []
+    # the runs section 37 replayed: later sections' runs (section 38's named refusals) are another synthesizer
+    paths = [p for p in paths if "_named_" not in p]
     for path in sorted(paths):
         recs = [r for r in read_jsonl(path) if r["method"] == "parametric" and isinstance(r.get("n_best"), list)]
         if recs:
