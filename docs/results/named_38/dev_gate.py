@@ -11,30 +11,16 @@ Run: python docs/results/named_38/dev_gate.py        (from the repository root)
 from __future__ import annotations
 
 import sys
-from collections import Counter
 
-sys.path.insert(0, ".")
+sys.path[:0] = [".", "docs/results/gate_37"]
+from gate_tradeoff import tally  # noqa: E402  (the same replay: shipped reranker, only the gate changes)
+
 from eval.files import read_jsonl  # noqa: E402
-from eval.metric.memory_recall.memory_recall import score_reply  # noqa: E402
-from eval.rerank_replay import parse_rule, replay_reply  # noqa: E402
-from memory_lora.rerank import refuses  # noqa: E402
 
 GATES = (None, 0.02, 0.04, 0.06, 0.08, 0.1)
 CHOOSABLE = GATES[1:]  # eval has no "off" value beside the gate flag, so off is shown, not chosen
-RULE = parse_rule("sim=0.5")
 RUNS = {"demo": "docs/results/demo_named_floor40_seed0/dev/answers.jsonl",
         "ravi": "docs/results/ravi_named_floor40_seed0/dev/answers.jsonl"}
-
-
-def tally(recs: list[dict], gate: float | None) -> tuple[Counter, Counter]:
-    """(right, asked) by question type with the gate at `gate` (None: off)."""
-    right, asked = Counter(), Counter()
-    for r in recs:
-        text = replay_reply(r, RULE, gate=gate)
-        ok = refuses(text) if r["type"] == "abstention" else score_reply(text, r["answers"])["accuracy"] >= 1.0
-        right[r["type"]] += ok
-        asked[r["type"]] += 1
-    return right, asked
 
 
 def main() -> None:
