@@ -9,7 +9,7 @@ she ran the Copenhagen half marathon). Three sources, behind `synth.abstention_n
 - makes: a thing named by its make ("the Mazda Demio", "the Volvo 240") gets the questions of its kind in
   data_synth.abstention_details.DETAILS plus its name;
 - brands and regular activities: the make of an everyday object no memory names a make for, the start time, teacher
-  and cost of a class, session or meeting the memories leave out;
+  and cost of a class, session, quiz or club the memories leave out;
 - swapped events: a race, conference or exam a memory names by its place or language, asked about with another place
   or language no memory mentions ("the Bergen half marathon", "the German B2 exam"), so that the adapter learns to
   read the name and not only the kind of event. The real event keeps its answered questions, so each swap is a
@@ -17,7 +17,9 @@ she ran the Copenhagen half marathon). Three sources, behind `synth.abstention_n
 
 A question is kept only when none of its keywords occurs in the memories about the thing (data_synth.abstention
 rules), and a swapped name only when no memory mentions it. The lists and templates are written for this file and
-are not the dev or held-out questions' wording. Used by data_synth.abstention; not run directly.
+are not the dev or held-out questions' wording. Measured in docs/results/README.md section 38: a 135M adapter learns
+"refuse questions about a half marathon" more readily than "refuse the Bergen one", so the real events' answers fell
+and the flag stays off. Used by data_synth.abstention; not run directly.
 """
 
 from __future__ import annotations

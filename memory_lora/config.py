@@ -143,7 +143,8 @@ class SynthConfig:
     abstention_wordings: int = 2
     # Also refuse details of things a memory names (a car's price by its make, a class's teacher) and events no
     # memory names beside one it does ("the Bergen half marathon"), on top of the draw (data_synth.abstention_named).
-    # Off by default until measured: docs/results/README.md section 38.
+    # Off by default: at seed 0 it refused the real events beside the swapped ones and ravi's held-out single-hop
+    # fell to 33/39 from 38 (docs/results/README.md section 38).
     abstention_named: bool = False
     # Most chain-of-thought two-hop examples per pair of memories sharing an entity. 10 (was 6) covers more of each
     # pair's slots; with it ravi's multi-hop went 4 -> 6 of 11 (docs/results/README.md section 13, one seed).
