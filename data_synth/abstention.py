@@ -242,7 +242,8 @@ def _entity_questions(entities: list[Entity], rng: random.Random, user: str = ""
 
 def abstention_examples(memory_texts: list[str], user: str, n: int, seed: int,
                         entities: list[Entity] | None = None, wordings: int = 1,
-                        clauses_of: dict[str, list[Clause]] | None = None, named: bool = False) -> list[Example]:
+                        clauses_of: dict[str, list[Clause]] | None = None, named: bool = False,
+                        swaps: int = 2) -> list[Example]:
     """Refusal examples ("I don't know") on up to `n` questions the memories do not answer, in `wordings` forms each.
 
     Args:
@@ -258,6 +259,7 @@ def abstention_examples(memory_texts: list[str], user: str, n: int, seed: int,
         clauses_of: Memory text -> its analysed clauses, to name things with their memory's context.
         named: Also ask, besides the draw and up to n // 3, the named-thing questions of
             data_synth.abstention_named (a make's price, a swapped event).
+        swaps: With `named`, other places each named event is asked about with (0: no swapped events).
 
     Returns:
         Examples of kind "abstention" with no memory ids (they are about the absence of a memory), drawn in turn
@@ -286,7 +288,7 @@ def abstention_examples(memory_texts: list[str], user: str, n: int, seed: int,
     left = [(q, turn) for turn, q in enumerate(sources[0]) if q not in asked][:n // 3]
     picks += [(len(picks) + k, q, turn) for k, (q, turn) in enumerate(left)]
     if named:  # besides the draw, so the other sources keep their share
-        extra = [q for q in named_thing_questions(memory_texts, user) if q not in asked][:n // 3]
+        extra = [q for q in named_thing_questions(memory_texts, user, swaps) if q not in asked][:n // 3]
         picks += [(len(picks) + k, q, k) for k, q in enumerate(extra)]
     out: list[Example] = []
     seen: set[str] = set()

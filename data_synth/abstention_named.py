@@ -65,7 +65,6 @@ PLACES = ("Bergen", "Lisbon", "Dublin", "Glasgow", "Vienna", "Prague", "Helsinki
           "Toronto", "Edinburgh", "Hamburg", "Lyon", "Seville", "Kraków", "Boston", "Nairobi", "Osaka", "Perth")
 LANGUAGES = ("Norwegian", "Swedish", "Danish", "German", "French", "Spanish", "Italian", "Dutch", "Portuguese",
              "Japanese", "Finnish", "Polish", "Hindi", "Tamil", "Mandarin", "Arabic")
-SWAPS_PER_EVENT = 2
 PLURALS = {"lessons", "sessions"}
 # a gear word used as a modifier names another thing ("a bicycle repair shop" is no bicycle)
 MODIFIED = r"\s+(?:repair|shop|store|rack|lane|ride|tour|club|race)\b"
@@ -132,7 +131,7 @@ def _object_questions(memory_texts: list[str], user: str) -> list[str]:
     return out
 
 
-def _swapped_events(memory_texts: list[str]) -> list[str]:
+def _swapped_events(memory_texts: list[str], swaps: int) -> list[str]:
     corpus = _corpus(memory_texts)
     unused_places = [p for p in PLACES if _absent((p,), corpus)]
     unused_languages = [x for x in LANGUAGES if _absent((x,), corpus)]
@@ -145,8 +144,8 @@ def _swapped_events(memory_texts: list[str]) -> list[str]:
             # the capitalised run is the place; a code ("B2") stays; a language is swapped for another language
             codes = [w for w in name if any(c.isdigit() for c in w)]
             pool = unused_languages if name[0] in LANGUAGES else unused_places
-            for j in range(SWAPS_PER_EVENT if pool else 0):
-                other = pool[(k * SWAPS_PER_EVENT + j) % len(pool)]
+            for j in range(swaps if pool else 0):
+                other = pool[(k * swaps + j) % len(pool)]
                 if where == "before":
                     thing = f"the {' '.join([other, *codes])} {event.lower()}"
                 else:
@@ -155,16 +154,18 @@ def _swapped_events(memory_texts: list[str]) -> list[str]:
     return out
 
 
-def named_thing_questions(memory_texts: list[str], user: str) -> list[str]:
+def named_thing_questions(memory_texts: list[str], user: str, swaps: int = 2) -> list[str]:
     """Questions (with "{u}" for the user) about details of named things no memory states, and swapped events.
 
     Args:
         memory_texts: Every memory text of the user.
         user: The user's display name (a thing the user owns is asked as "{u}'s <thing>").
+        swaps: Other places (or languages) each named event is asked about with; 0 asks none.
 
     Returns:
         Unique questions, the three sources interleaved so that a cap on their number takes from each.
     """
-    sources = [_make_questions(memory_texts), _object_questions(memory_texts, user), _swapped_events(memory_texts)]
+    sources = [_make_questions(memory_texts), _object_questions(memory_texts, user),
+               _swapped_events(memory_texts, swaps)]
     mixed = [s[i] for i in range(max(map(len, sources), default=0)) for s in sources if i < len(s)]
     return list(dict.fromkeys(mixed))

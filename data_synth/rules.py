@@ -396,7 +396,7 @@ def synthesize(memories: list[Memory], user_name: str, config: SynthConfig | Non
         out += abstention_examples([m.text for m in memories], user, n, config.seed, entities=entities,
                                    wordings=config.abstention_wordings,
                                    clauses_of={an.memory.text: an.clauses for an in analysed},
-                                   named=config.abstention_named)
+                                   named=config.abstention_named, swaps=config.abstention_swaps)
     poss = user_possessive([m.text for m in memories], user)
     if poss is None:
         return out

@@ -146,6 +146,9 @@ class SynthConfig:
     # Off by default: at seed 0 it refused the real events beside the swapped ones and ravi's held-out single-hop
     # fell to 33/39 from 38 (docs/results/README.md section 38).
     abstention_named: bool = False
+    # With abstention_named: other places (or languages) each event a memory names is asked about with, each a
+    # refusal ("the Bergen half marathon" beside the Copenhagen one); 0 keeps only the make and activity refusals.
+    abstention_swaps: int = 2
     # Most chain-of-thought two-hop examples per pair of memories sharing an entity. 10 (was 6) covers more of each
     # pair's slots; with it ravi's multi-hop went 4 -> 6 of 11 (docs/results/README.md section 13, one seed).
     cot_per_pair: int = 10
@@ -180,6 +183,8 @@ class SynthConfig:
             raise ValueError(f"synth.answer_style must be one of {', '.join(ANSWER_STYLES)}, got {self.answer_style!r}")
         if not 1 <= self.abstention_wordings <= 3:
             raise ValueError(f"synth.abstention_wordings must be 1, 2 or 3, got {self.abstention_wordings}")
+        if self.abstention_swaps < 0:
+            raise ValueError(f"synth.abstention_swaps must be >= 0, got {self.abstention_swaps}")
         if self.abstention_per_memory < 0 or self.cot_per_pair < 0:
             raise ValueError("synth.abstention_per_memory and synth.cot_per_pair must be >= 0")
         if self.min_examples_per_memory < 0:

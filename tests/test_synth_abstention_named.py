@@ -87,3 +87,11 @@ def test_the_config_flag_reaches_the_synthesizer():
 
     assert swapped(on) and not swapped(off)
     assert [e for e in on if e.kind != "abstention"] == [e for e in off if e.kind != "abstention"]
+
+
+def test_no_swaps_keeps_the_make_refusals_and_drops_the_swapped_events():
+    texts = ["I ran the Copenhagen half marathon.", "Bought a Mazda Demio on 30 March 2024."]
+    swapped = [q for q in named_thing_questions(texts, USER) if any(p in q for p in PLACES)]
+    kept = named_thing_questions(texts, USER, swaps=0)
+    assert swapped and not any(p in q for q in kept for p in PLACES)
+    assert kept == [q for q in named_thing_questions(texts, USER) if q not in swapped]
