@@ -90,10 +90,11 @@ def _make_questions(memory_texts: list[str]) -> list[str]:
     details = {word: qs for triggers, qs in DETAILS for word in triggers}
     out = []
     for make, kind in MAKES.items():
-        for text in _texts_with(make, memory_texts):
+        texts = _texts_with(make, memory_texts)
+        asked = _asked((*details[kind], NAME_Q), texts) if texts else []  # keywords of every memory naming the make
+        for text in texts:
             m = re.search(rf"(?<!\w){re.escape(make)}(?:\s+(?:{_CAP}|\d[\w-]*))?", text)
-            thing = f"the {m.group(0)}"
-            out += [q.replace("{t}", thing) for q in _asked((*details[kind], NAME_Q), _texts_with(make, memory_texts))]
+            out += [q.replace("{t}", f"the {m.group(0)}") for q in asked]
     return out
 
 
@@ -123,9 +124,10 @@ def _object_questions(memory_texts: list[str], user: str) -> list[str]:
                 out += [q.replace("{t}", _thing(word, text, user)) for q in _asked(BRAND_QS, [text])]
     for words, questions in ACTIVITIES:
         for word in words:
-            for text in _texts_with(word, memory_texts):
+            texts = _texts_with(word, memory_texts)
+            asked = _asked(questions, texts) if texts else []
+            for text in texts:
                 thing = _thing(word, text, user).replace("{u}'s", "the")
-                asked = _asked(questions, _texts_with(word, memory_texts))
                 out += [q.replace("does {t}", "do {t}" if word in PLURALS else "does {t}").replace("{t}", thing)
                         for q in asked]
     return out
