@@ -144,7 +144,8 @@ class SynthConfig:
     # Also refuse details of things a memory names (a car's price by its make, a class's teacher) and events no
     # memory names beside one it does ("the Bergen half marathon"), on top of the draw (data_synth.abstention_named).
     # Off by default: at seed 0 it refused the real events beside the swapped ones and ravi's held-out single-hop
-    # fell to 33/39 from 38 (docs/results/README.md section 38).
+    # fell to 33/39 from 38 (docs/results/README.md section 38); with abstention_swaps 0, three held-out runs gained
+    # at most one refusal each and none cleared the single-hop bar (section 39).
     abstention_named: bool = False
     # With abstention_named: other places (or languages) each event a memory names is asked about with, each a
     # refusal ("the Bergen half marathon" beside the Copenhagen one); 0 keeps only the make and activity refusals.
