@@ -18,8 +18,9 @@ she ran the Copenhagen half marathon). Three sources, behind `synth.abstention_n
 A question is kept only when none of its keywords occurs in the memories about the thing (data_synth.abstention
 rules), and a swapped name only when no memory mentions it. The lists and templates are written for this file and
 are not the dev or held-out questions' wording. Measured in docs/results/README.md section 38: a 135M adapter learns
-"refuse questions about a half marathon" more readily than "refuse the Bergen one", so the real events' answers fell
-and the flag stays off. Used by data_synth.abstention; not run directly.
+"refuse questions about a half marathon" more readily than "refuse the Bergen one", so the real events' answers fell;
+without the swaps (section 39) they come back but refusals gain at most one per run, so the flag stays off. Used by
+data_synth.abstention; not run directly.
 """
 
 from __future__ import annotations
