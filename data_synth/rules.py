@@ -176,6 +176,32 @@ def _entities(clauses: list[Clause], user: str) -> list[str]:
     return out
 
 
+# The user's forms a question takes in turn: by name twice as often, since held-out questions name the user most.
+PERSONS = ("name", "first", "name", "user")
+
+
+def _slot_turns(picked: list[QA]) -> list[int]:
+    """Each question's turn within its own slot, counted from the slot's first place in the list.
+
+    The forms (person, short or sentence answer) rotate on this turn, not on the question's place in the memory's
+    list: `_select` deals the slots round-robin, so with an even number of slots a place-based rotation gave each
+    slot the same one or two forms every round, and which forms a slot was taught in depended on the seed.
+    """
+    first: dict[str, int] = {}
+    count: dict[str, int] = {}
+    turns = []
+    for i, qa in enumerate(picked):
+        first.setdefault(qa.group, i)
+        turns.append(first[qa.group] + count.get(qa.group, 0))
+        count[qa.group] = count.get(qa.group, 0) + 1
+    return turns
+
+
+def _short_turn(n: int) -> bool:
+    """Short answer on this turn: period 8, so each person form of PERSONS (period 4) gets both answer styles."""
+    return (n + n // 4) % 2 == 0
+
+
 def _select(cands: list[QA], cap: int) -> list[QA]:
     """Keep the most varied: round-robin over slots, each slot's new wordings first; dedupe by wording."""
     groups: dict[str, list[QA]] = {}
@@ -282,11 +308,11 @@ def _memory_examples(an: Analysis, user: str, config: SynthConfig, kinds: set[st
         offset = rng.randrange(4)
         date_turn: dict[str, int] = {}
         anchored: set[str] = set()  # superseded slots already asked with anchors
-        for n, qa in enumerate(picked):
+        for qa, n in zip(picked, _slot_turns(picked), strict=True):
             cl_sent = origin.get(id(qa))
             sent = cl_sent[1] if cl_sent else full
-            person = ("name", "first", "name", "user")[(n + offset) % 4]
-            short_style = bool(qa.short) and (n % 2 == 0 if rng.random() < 0.8 else n % 2 == 1)
+            person = PERSONS[(n + offset) % 4]
+            short_style = bool(qa.short) and (_short_turn(n) if rng.random() < 0.8 else not _short_turn(n))
             is_date = slot_kind.get(qa.group.split("/")[0]) == "date"
             # Dates stay mixed under "sentence": their short answers teach the other spellings of the date.
             if config.answer_style == "short" or (config.answer_style == "sentence" and not is_date):

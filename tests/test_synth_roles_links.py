@@ -20,10 +20,11 @@ def _prompts(text: str) -> list[str]:
 
 
 def test_a_role_is_also_asked_through_what_the_role_does():
+    # in whichever of the user's forms the slot's turn gives it ("Lena", "the user", "I")
     prompts = _prompts("Lena's landlord is Tom Berg.")
-    assert "Who does Lena rent from?" in prompts, prompts
+    assert {"Who does Lena rent from?", "Who does the user rent from?", "Who do I rent from?"} & set(prompts), prompts
     prompts = _prompts("My manager at Ostro is Kim Lee.")
-    assert "Who does Lena report to?" in prompts, prompts
+    assert {"Who does Lena report to?", "Who does the user report to?", "Who do I report to?"} & set(prompts), prompts
     # a role without a verb table entry, and a "who is" that is no role, add nothing
     assert role_questions("Who is Lena's cousin?") == []
     assert role_questions("Who is Tom Berg?") == []
