@@ -176,7 +176,7 @@ def _entities(clauses: list[Clause], user: str) -> list[str]:
     return out
 
 
-# The user's forms a question takes in turn: by name twice as often, since held-out questions name the user most.
+# The user's forms a question takes in turn: by name twice as often, the way people most often ask about someone.
 PERSONS = ("name", "first", "name", "user")
 
 

@@ -3,7 +3,7 @@
 The rules pick a memory's questions round-robin over its slots; when the person form ("Ravi", "I", "the user") and
 the answer style followed the question's position in that list, a memory with an even number of slots asked each
 slot in the same one or two forms every round, so which forms a slot was taught in depended on the seed (the bug
-this file pins down: ravi's "What is the user's street address?" was taught only as "What is my address?" on seed 1).
+this file pins down: ravi's new address was asked only as "What is my address?" and its like on seed 1).
 
 Run: `pytest tests/test_synth_forms.py -q`. Uses invented memories only, never the held-out question files.
 """
