@@ -26,7 +26,7 @@ _TRAIN_KEYS = ("seconds", "examples", "tokens", "tokens_per_second", "epochs", "
 _SYNTH_KEYS = ("seconds", "examples", "by_kind")
 _GENERAL_KEYS = ("base_accuracy", "adapter_accuracy", "n")
 # Sections rendered explicitly in report.md; any other top-level key gets a generic JSON block.
-_KNOWN_SECTIONS = ("methods", "train", "synth", "general", "config", "versions", "seed")
+_KNOWN_SECTIONS = ("methods", "train", "synth", "general", "config", "versions", "seed", "gate")
 
 
 def _ordered_methods(names: Iterable[str]) -> list[str]:
@@ -310,6 +310,10 @@ def render_markdown(report: dict, plots: dict[str, str] | None = None) -> str:
         general.pop("kl_per_prompt", None)  # plotted in forgetting.png, kept in report.json
         parts += ["## General-knowledge probe and KL(base || adapter) (forgetting)", "", _kv_table(general), ""]
 
+    if isinstance(report.get("gate"), dict):
+        from eval.gate_calibrate import render_gate
+
+        parts += ["## \"I don't know\" gate, calibrated", "", *render_gate(report["gate"]), ""]
     for key, title in (("config", "Config"), ("versions", "Versions")):
         if key in report:
             parts += [f"## {title}", "", _json_block(report[key]), ""]

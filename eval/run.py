@@ -10,12 +10,14 @@ import logging
 import platform
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from eval.files import write_jsonl
+from eval.gate_calibrate import GRID, calibration
 from eval.metric.memory_recall.memory_recall import score_reply
 from eval.report import format_table, summarize, validate_report, write_report
 from memory_lora import __version__, pipeline
@@ -50,6 +52,13 @@ class EvalConfig:
     # With `home`: answer with the adapter already in the store when it was trained on this exact dataset and config
     # (pipeline.trained_adapter), instead of training again; e.g. to add questions to an evaluated user.
     reuse_adapter: bool = False
+    # Calibration questions (SPEC section 2 format, with abstention items; never the evaluation questions): answer
+    # them first with the gate off and set answer.abstain_margin to the smallest gate in eval.gate_calibrate.GRID that
+    # refuses at least gate_target of their abstention questions (eval/gate_calibrate.py). None = the gate as
+    # configured.
+    gate_questions: str | None = None
+    gate_target: float = 0.8
+    gate_grid: tuple[float | None, ...] = GRID  # candidate gates, smallest first; None = no gate
 
     def __post_init__(self):
         unknown = [m for m in self.methods if m not in METHODS]
@@ -61,6 +70,15 @@ class EvalConfig:
             validate_user(self.user)
         if self.reuse_adapter and not self.home:
             raise ValueError("reuse_adapter needs a store to reuse (--keep-store DIR)")
+        if self.gate_questions and self.run.answer.abstain_margin is not None:
+            raise ValueError("--gate-questions chooses answer.abstain_margin itself: do not also set it")
+        numbers = [g for g in self.gate_grid if g is not None]
+        if (not self.gate_grid or None in self.gate_grid[1:] or any(g != g for g in numbers)
+                or numbers != sorted(set(numbers))):
+            raise ValueError(f"gate_grid must list candidate gates smallest first (off, if there, first), got "
+                             f"{self.gate_grid}")
+        if not 0.0 < self.gate_target <= 1.0:
+            raise ValueError(f"gate_target must be in (0, 1], got {self.gate_target}")
 
 
 def _user_for(memories, explicit: str | None) -> str:
@@ -95,6 +113,26 @@ def answer_questions(ans, questions: list[Question], methods: list[str], progres
             bar.update(1)
     bar.close()
     return records
+
+
+def calibrate_gate(ans, cfg: EvalConfig, progress: bool = True) -> tuple[dict, list[dict]]:
+    """Answer cfg.gate_questions with the gate off, choose the gate and set it on `ans` (and in cfg.run, so the
+    report's config shows the gate the evaluation questions were answered with).
+
+    Returns:
+        (report["gate"], the calibration answer records).
+    """
+    questions = read_questions(cfg.gate_questions)
+    # -inf: every reply's margin over "I don't know" is scored and recorded, and none is gated
+    ans.config.abstain_margin = float("-inf")
+    try:
+        records = answer_questions(ans, questions, ["parametric"], progress)
+        result = calibration(records, cfg.gate_target, cfg.gate_grid, questions_file=str(cfg.gate_questions))
+    finally:
+        ans.config.abstain_margin = None
+    ans.config.abstain_margin = cfg.run.answer.abstain_margin = result["chosen"]  # ans.config may be a copy
+    log.info("gate calibrated on %s: abstain_margin %s", cfg.gate_questions, result["chosen"])
+    return result, records
 
 
 def training_overlap(dataset_dir: str | None, questions: list[Question]) -> list[str]:
@@ -159,6 +197,8 @@ def versions() -> dict:
 
 def run_eval(cfg: EvalConfig, progress: bool = True) -> dict:
     """Run the whole comparison and write the report; returns the report dict."""
+    if cfg.gate_questions:  # the calibrated gate is set on a copy: callers (scaling, seeds) reuse cfg.run
+        cfg = replace(cfg, run=replace(cfg.run, answer=replace(cfg.run.answer)))
     memories = read_memories(cfg.memories)
     questions = read_questions(cfg.questions)
     general = read_questions(cfg.general) if cfg.general else []
@@ -177,7 +217,10 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> dict:
                        "synth": {"seconds": 0.0, "examples": 0, "by_kind": {}}}
         overlap = training_overlap(trained["synth"].get("path"), questions)
         ans = pipeline.answerer(home, user, cfg.run, need_adapter=need_adapter)
+        gate, gate_records = None, None
         try:
+            if cfg.gate_questions and ans.has_adapter:
+                gate, gate_records = calibrate_gate(ans, cfg, progress)
             start = time.perf_counter()
             records = answer_questions(ans, questions, cfg.methods, progress)
             answer_seconds = time.perf_counter() - start
@@ -201,8 +244,12 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> dict:
     }
     if general_result is not None:
         report["general"] = general_result
+    if gate is not None:
+        report["gate"] = gate
     validate_report(report)
     write_report(report, cfg.out, records)
+    if gate_records is not None:  # the calibration answers, for audit (eval.rerank_replay reads them like answers)
+        write_jsonl(Path(cfg.out) / "gate_answers.jsonl", gate_records)
     return report
 
 

@@ -95,6 +95,14 @@ def _int_list(text: str, flag: str) -> list[int]:
         raise ValueError(f"{flag} must be comma-separated integers, got {text!r}") from None
 
 
+def _gate_grid(text: str) -> tuple[float | None, ...]:
+    """--gate-grid "off,0.02,0.05" -> (None, 0.02, 0.05)."""
+    try:
+        return tuple(None if x.strip() == "off" else float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise ValueError(f"--gate-grid must be comma-separated numbers or 'off', got {text!r}") from None
+
+
 def _methods(text: str) -> list[str]:
     return [m.strip() for m in text.split(",") if m.strip()]
 
@@ -128,9 +136,11 @@ def cmd_eval(args) -> None:
     from eval.run import EvalConfig, run_eval
 
     general = None if args.general in ("none", "") else args.general
+    grid = {"gate_grid": _gate_grid(args.gate_grid)} if args.gate_grid else {}
     cfg = EvalConfig(memories=args.memories, questions=args.questions, out=args.out, methods=_methods(args.methods),
                      general=general, kl=not args.no_kl, run=_run_config(args), user=args.user, home=args.keep_store,
-                     reuse_adapter=args.reuse_adapter)
+                     reuse_adapter=args.reuse_adapter, gate_questions=args.gate_questions,
+                     gate_target=args.gate_target, **grid)
     if args.counts:
         from eval.scaling import ScalingConfig, run_scaling
 
@@ -291,6 +301,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-store", metavar="DIR", help="keep the store (dataset, adapter) in DIR, not a temporary one")
     p.add_argument("--reuse-adapter", action="store_true", help="with --keep-store: answer with the adapter already "
                    "there when it was trained on this dataset and config, instead of training again")
+    p.add_argument("--gate-questions", metavar="FILE", help="calibration questions with abstention items (never the "
+                   "evaluation questions): answer them first and set --abstain-margin to the smallest gate that "
+                   "refuses --gate-target of their abstention questions (eval/gate_calibrate.py)")
+    p.add_argument("--gate-target", type=float, default=0.8, help="share of calibration abstention questions the "
+                   "chosen gate must refuse (default 0.8)")
+    p.add_argument("--gate-grid", help="candidate gates for --gate-questions, smallest first, 'off' = no gate "
+                   "(default off,0.02,0.04,0.06,0.08,0.1)")
     p.add_argument("--counts", help="scaling: comma-separated memory counts, one eval each (e.g. 10,20,40,160)")
     p.add_argument("--compare", nargs=2, metavar=("DIR1", "DIR2"), help="print the difference of two reports")
     p.add_argument("--scaling-from", nargs="+", metavar="DIR", help="scaling figures from the reports below DIRs")
