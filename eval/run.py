@@ -130,7 +130,8 @@ def calibrate_gate(ans, cfg: EvalConfig, progress: bool = True) -> tuple[dict, l
         result = calibration(records, cfg.gate_target, cfg.gate_grid, questions_file=str(cfg.gate_questions))
     finally:
         ans.config.abstain_margin = None
-    ans.config.abstain_margin = cfg.run.answer.abstain_margin = result["chosen"]  # ans.config may be a copy
+    # pipeline.answerer hands cfg.run.answer itself to the Answerer; setting both keeps them right for any other caller
+    ans.config.abstain_margin = cfg.run.answer.abstain_margin = result["chosen"]
     log.info("gate calibrated on %s: abstain_margin %s", cfg.gate_questions, result["chosen"])
     return result, records
 
@@ -248,7 +249,7 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> dict:
         report["gate"] = gate
     validate_report(report)
     write_report(report, cfg.out, records)
-    if gate_records is not None:  # the calibration answers, for audit (eval.rerank_replay reads them like answers)
+    if gate_records is not None:  # the calibration answers, for audit (the answers.jsonl record format)
         write_jsonl(Path(cfg.out) / "gate_answers.jsonl", gate_records)
     return report
 
