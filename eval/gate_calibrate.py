@@ -17,19 +17,19 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from eval.gate_sweep import replay
 from eval.metric.memory_recall.memory_recall import score_reply
-from memory_lora.prompts import ABSTAIN_REPLY
-from memory_lora.rerank import refuses
 
 GRID: tuple[float | None, ...] = (None, 0.02, 0.04, 0.06, 0.08, 0.1)  # None = no gate
 ABSTENTION = "abstention"
 
 
 def gated_reply(reply: str, idk_margin: float | None, gate: float | None) -> str:
-    """The reply eval would give under `gate`, from the ungated reply and its margin over "I don't know"."""
-    if gate is None or idk_margin is None or refuses(reply) or idk_margin > gate:
+    """The reply eval would give under `gate`, from the ungated reply and its margin over "I don't know"
+    (eval.gate_sweep.replay's idk-margin rule, with None for no gate)."""
+    if gate is None or idk_margin is None:
         return reply
-    return ABSTAIN_REPLY
+    return replay({"reply": reply, "idk_margin": idk_margin}, gate, "idk-margin")
 
 
 def gate_table(records: Sequence[dict], grid: Sequence[float | None] = GRID) -> list[dict]:

@@ -127,9 +127,9 @@ def calibrate_gate(ans, cfg: EvalConfig, progress: bool = True) -> tuple[dict, l
     ans.config.abstain_margin = float("-inf")
     try:
         records = answer_questions(ans, questions, ["parametric"], progress)
-        result = calibration(records, cfg.gate_target, cfg.gate_grid, questions_file=str(cfg.gate_questions))
     finally:
         ans.config.abstain_margin = None
+    result = calibration(records, cfg.gate_target, cfg.gate_grid, questions_file=str(cfg.gate_questions))
     # pipeline.answerer hands cfg.run.answer itself to the Answerer; setting both keeps them right for any other caller
     ans.config.abstain_margin = cfg.run.answer.abstain_margin = result["chosen"]
     log.info("gate calibrated on %s: abstain_margin %s", cfg.gate_questions, result["chosen"])
