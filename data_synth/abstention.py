@@ -240,31 +240,10 @@ def _entity_questions(entities: list[Entity], rng: random.Random, user: str = ""
     return out
 
 
-def abstention_examples(memory_texts: list[str], user: str, n: int, seed: int,
-                        entities: list[Entity] | None = None, wordings: int = 1,
-                        clauses_of: dict[str, list[Clause]] | None = None, named: bool = False,
-                        swaps: int = 2) -> list[Example]:
-    """Refusal examples ("I don't know") on up to `n` questions the memories do not answer, in `wordings` forms each.
-
-    Args:
-        memory_texts: Every memory text of the user (a user topic or relation is dropped if any mentions one of
-            its keywords).
-        user: The user's display name.
-        n: How many questions to draw from the sources in turn; the user topics the memories leave open and the draw
-            missed are asked besides, up to n // 3 of them.
-        seed: Picks topics, wordings and replies deterministically.
-        entities: People and named beings the memories mention, for "known person, unknown fact" questions.
-        wordings: Person forms each question is asked in, one after another ("Maya's", "the user's", "my"); a
-            question that names no user has one. So up to `n * wordings` examples.
-        clauses_of: Memory text -> its analysed clauses, to name things with their memory's context.
-        named: Also ask, besides the draw and up to n // 3, the named-thing questions of
-            data_synth.abstention_named (a make's price, a swapped event).
-        swaps: With `named`, other places each named event is asked about with (0: no swapped events).
-
-    Returns:
-        Examples of kind "abstention" with no memory ids (they are about the absence of a memory), drawn in turn
-        from the four sources so that no source crowds out the others, then the user topics the draw left out.
-    """
+def _draw(memory_texts: list[str], user: str, n: int, seed: int, entities: list[Entity] | None,
+          clauses_of: dict[str, list[Clause]] | None, named: bool, swaps: int):
+    """abstention_examples' draw: (picks as (index, question, turn), the mixed pool, the pool's questions left
+    unasked, the random generator in the state the draw left it)."""
     rng = random.Random(seed)
     corpus = _corpus(memory_texts)
     near, far = _relation_questions(corpus)
@@ -290,6 +269,39 @@ def abstention_examples(memory_texts: list[str], user: str, n: int, seed: int,
     if named:  # besides the draw, so the other sources keep their share
         extra = [q for q in named_thing_questions(memory_texts, user, swaps) if q not in asked][:n // 3]
         picks += [(len(picks) + k, q, k) for k, q in enumerate(extra)]
+    asked = {q for _, q, _ in picks}
+    unasked = [q for q, _ in mixed if q not in asked]
+    if named:
+        unasked += [q for q in named_thing_questions(memory_texts, user, swaps) if q not in asked]
+    return picks, mixed, list(dict.fromkeys(unasked)), rng
+
+
+def abstention_examples(memory_texts: list[str], user: str, n: int, seed: int,
+                        entities: list[Entity] | None = None, wordings: int = 1,
+                        clauses_of: dict[str, list[Clause]] | None = None, named: bool = False,
+                        swaps: int = 2) -> list[Example]:
+    """Refusal examples ("I don't know") on up to `n` questions the memories do not answer, in `wordings` forms each.
+
+    Args:
+        memory_texts: Every memory text of the user (a user topic or relation is dropped if any mentions one of
+            its keywords).
+        user: The user's display name.
+        n: How many questions to draw from the sources in turn; the user topics the memories leave open and the draw
+            missed are asked besides, up to n // 3 of them.
+        seed: Picks topics, wordings and replies deterministically.
+        entities: People and named beings the memories mention, for "known person, unknown fact" questions.
+        wordings: Person forms each question is asked in, one after another ("Maya's", "the user's", "my"); a
+            question that names no user has one. So up to `n * wordings` examples.
+        clauses_of: Memory text -> its analysed clauses, to name things with their memory's context.
+        named: Also ask, besides the draw and up to n // 3, the named-thing questions of
+            data_synth.abstention_named (a make's price, a swapped event).
+        swaps: With `named`, other places each named event is asked about with (0: no swapped events).
+
+    Returns:
+        Examples of kind "abstention" with no memory ids (they are about the absence of a memory), drawn in turn
+        from the four sources so that no source crowds out the others, then the user topics the draw left out.
+    """
+    picks, mixed, _, rng = _draw(memory_texts, user, n, seed, entities, clauses_of, named, swaps)
     out: list[Example] = []
     seen: set[str] = set()
     for i, q, turn in picks:

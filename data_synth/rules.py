@@ -389,6 +389,15 @@ def _cloze(clauses, sentence_of, user, ids, mem_norm, rng) -> list[Example]:
     return out
 
 
+def abstention_draw(analysed: list[Analysis], user: str, config: SynthConfig) -> dict:
+    """The arguments of data_synth.abstention's draw for these analysed memories (shared with data_synth.heldout)."""
+    return {"memory_texts": [an.memory.text for an in analysed], "user": user,
+            "n": round(config.abstention_per_memory * len(analysed)), "seed": config.seed,
+            "entities": named_entities([(an.memory.id, an.text, an.clauses) for an in analysed], user),
+            "clauses_of": {an.memory.text: an.clauses for an in analysed}, "named": config.abstention_named,
+            "swaps": config.abstention_swaps}
+
+
 def synthesize(memories: list[Memory], user_name: str, config: SynthConfig | None = None) -> list[Example]:
     """Turn memories into training examples with rules only (no model, no network).
 
@@ -417,12 +426,7 @@ def synthesize(memories: list[Memory], user_name: str, config: SynthConfig | Non
                             {an.memory.id: an.sentences for an in analysed}, user, config.cot_per_pair, config.seed,
                             superseded=superseded, descriptions=config.cot_descriptions)
     if "abstention" in kinds:
-        n = round(config.abstention_per_memory * len(memories))
-        entities = named_entities([(an.memory.id, an.text, an.clauses) for an in analysed], user)
-        out += abstention_examples([m.text for m in memories], user, n, config.seed, entities=entities,
-                                   wordings=config.abstention_wordings,
-                                   clauses_of={an.memory.text: an.clauses for an in analysed},
-                                   named=config.abstention_named, swaps=config.abstention_swaps)
+        out += abstention_examples(**abstention_draw(analysed, user, config), wordings=config.abstention_wordings)
     poss = user_possessive([m.text for m in memories], user)
     if poss is None:
         return out

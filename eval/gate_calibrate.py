@@ -4,12 +4,13 @@ The margin gate (memory_lora.rerank) refuses when a reply is at most `abstain_ma
 "I don't know". How large that margin must be differs between users' adapters: on section 40's seed-0 dev sets one
 user refused 10 of 12 unanswerable questions with no gate at all and the other needed 0.06
 (docs/results/README.md sections 38b, 40, 41). One gate for everyone either invents answers for one user or refuses
-answerable questions for the other. So `eval --gate-questions DEV.jsonl` first answers a user's calibration
-questions (never the evaluation questions) with the gate off, recording every reply's margin; a gate only turns
-replies into "I don't know", so each candidate gate's outcome follows from those margins without answering again.
-It then takes the smallest gate in the grid at which at least `target` of the calibration set's abstention questions
-are refused (none = off is a candidate), or the largest gate when none reaches it, and answers the evaluation
-questions with it. Not run directly; see eval/run.py (`memory-lora eval --gate-questions`).
+answerable questions for the other. So `eval --gate-questions DEV.jsonl` (and/or `--gate-synth N`: N abstention
+questions synthesized from the memories and held out of training, data_synth.heldout) first answers a user's
+calibration questions (never the evaluation questions) with the gate off, recording every reply's margin; a gate
+only turns replies into "I don't know", so each candidate gate's outcome follows from those margins without
+answering again. It then takes the smallest gate in the grid at which at least `target` of the calibration set's
+abstention questions are refused (none = off is a candidate), or the largest gate when none reaches it, and answers
+the evaluation questions with it. Not run directly; see eval/run.py (`eval --gate-questions`, `--gate-synth`).
 """
 
 from __future__ import annotations
@@ -74,17 +75,26 @@ def choose_gate(rows: Sequence[dict], target: float) -> float | None:
 
 
 def calibration(records: Sequence[dict], target: float, grid: Sequence[float | None] = GRID,
-                questions_file: str | None = None) -> dict:
-    """report["gate"]: the calibration file, the target, every candidate gate's outcome and the gate chosen."""
+                questions_file: str | None = None, synthesized: int = 0) -> dict:
+    """report["gate"]: where the calibration questions came from (a file, and how many were synthesized from the
+    memories and held out of training), the target, every candidate gate's outcome and the gate chosen."""
     rows = gate_table(records, grid)
-    return {"questions_file": questions_file, "target": target, "chosen": choose_gate(rows, target), "grid": rows}
+    return {"questions_file": questions_file, "synthesized": synthesized, "target": target,
+            "chosen": choose_gate(rows, target), "grid": rows}
+
+
+def _source(gate: dict) -> str:
+    parts = [str(gate["questions_file"])] if gate.get("questions_file") else []
+    if gate.get("synthesized"):
+        parts.append(f"{gate['synthesized']} synthesized from the memories, held out of training")
+    return "; ".join(parts) or "none"
 
 
 def render_gate(gate: dict) -> list[str]:
     """report.md lines for report["gate"]."""
     chosen = "off" if gate["chosen"] is None else gate["chosen"]
     lines = [f"Chosen: **{chosen}**, the smallest gate refusing at least {gate['target']:.0%} of the calibration "
-             f"abstention questions ({gate.get('questions_file')}).", "",
+             f"abstention questions ({_source(gate)}).", "",
              "| gate | abstention refused | answerable right |", "|---|---|---|"]
     for row in gate["grid"]:
         name = "off" if row["gate"] is None else row["gate"]

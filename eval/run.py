@@ -25,6 +25,7 @@ from memory_lora.answer import ADAPTER_METHODS
 from memory_lora.base_model import describe
 from memory_lora.config import METHODS, RunConfig
 from memory_lora.ingest import read_memories, read_questions
+from memory_lora.prompts import display_name
 from memory_lora.records import Question
 from memory_lora.store import validate_user
 
@@ -57,6 +58,9 @@ class EvalConfig:
     # refuses at least gate_target of their abstention questions (eval/gate_calibrate.py). None = the gate as
     # configured.
     gate_questions: str | None = None
+    # Also (or only) calibrate on this many abstention questions synthesized from the memories and held out of the
+    # training data (data_synth.heldout): a calibration set that needs no hand-written questions. 0 = none.
+    gate_synth: int = 0
     gate_target: float = 0.8
     gate_grid: tuple[float | None, ...] = GRID  # candidate gates, smallest first; None = no gate
 
@@ -70,8 +74,10 @@ class EvalConfig:
             validate_user(self.user)
         if self.reuse_adapter and not self.home:
             raise ValueError("reuse_adapter needs a store to reuse (--keep-store DIR)")
-        if self.gate_questions and self.run.answer.abstain_margin is not None:
-            raise ValueError("--gate-questions chooses answer.abstain_margin itself: do not also set it")
+        if self.gate_synth < 0:
+            raise ValueError(f"gate_synth must be >= 0, got {self.gate_synth}")
+        if self.calibrates and self.run.answer.abstain_margin is not None:
+            raise ValueError("--gate-questions / --gate-synth choose answer.abstain_margin: do not also set it")
         numbers = [g for g in self.gate_grid if g is not None]
         if (not self.gate_grid or None in self.gate_grid[1:] or any(g != g for g in numbers)
                 or numbers != sorted(set(numbers))):
@@ -79,6 +85,12 @@ class EvalConfig:
                              f"{self.gate_grid}")
         if not 0.0 < self.gate_target <= 1.0:
             raise ValueError(f"gate_target must be in (0, 1], got {self.gate_target}")
+
+
+    @property
+    def calibrates(self) -> bool:
+        """Whether the run chooses its gate from calibration questions."""
+        return bool(self.gate_questions) or self.gate_synth > 0
 
 
 def _user_for(memories, explicit: str | None) -> str:
@@ -115,24 +127,41 @@ def answer_questions(ans, questions: list[Question], methods: list[str], progres
     return records
 
 
-def calibrate_gate(ans, cfg: EvalConfig, progress: bool = True) -> tuple[dict, list[dict]]:
-    """Answer cfg.gate_questions with the gate off, choose the gate and set it on `ans` (and in cfg.run, so the
-    report's config shows the gate the evaluation questions were answered with).
+def synthesized_calibration(cfg: EvalConfig, memories: list, user: str, dataset_dir: str) -> list[Question]:
+    """cfg.gate_synth abstention questions held out of the training data in `dataset_dir` (data_synth.heldout)."""
+    from data_synth.dataset import load_dataset_dir
+    from data_synth.heldout import held_out_abstention
+
+    prompts = load_dataset_dir(Path(dataset_dir) / "data")["prompt"]
+    texts = held_out_abstention(memories, display_name(user), cfg.run.synth, cfg.gate_synth, prompts)
+    if len(texts) < cfg.gate_synth:
+        log.warning("only %d held-out abstention questions could be synthesized (asked for %d)", len(texts),
+                    cfg.gate_synth)
+    return [Question(id=f"synth-abstention-{i:03d}", question=t, answers=["unknown"], type="abstention", evidence=[])
+            for i, t in enumerate(texts, 1)]
+
+
+def calibrate_gate(ans, cfg: EvalConfig, synthesized: list[Question] | None = None,
+                   progress: bool = True) -> tuple[dict, list[dict]]:
+    """Answer the calibration questions (cfg.gate_questions, then `synthesized`) with the gate off, choose the gate
+    and set it on `ans` (and in cfg.run, so the report's config shows the gate the evaluation questions were answered
+    with).
 
     Returns:
         (report["gate"], the calibration answer records).
     """
-    questions = read_questions(cfg.gate_questions)
+    questions = (read_questions(cfg.gate_questions) if cfg.gate_questions else []) + list(synthesized or [])
     # -inf: every reply's margin over "I don't know" is scored and recorded, and none is gated
     ans.config.abstain_margin = float("-inf")
     try:
         records = answer_questions(ans, questions, ["parametric"], progress)
     finally:
         ans.config.abstain_margin = None
-    result = calibration(records, cfg.gate_target, cfg.gate_grid, questions_file=str(cfg.gate_questions))
+    result = calibration(records, cfg.gate_target, cfg.gate_grid, questions_file=cfg.gate_questions,
+                         synthesized=len(synthesized or []))
     # pipeline.answerer hands cfg.run.answer itself to the Answerer; setting both keeps them right for any other caller
     ans.config.abstain_margin = cfg.run.answer.abstain_margin = result["chosen"]
-    log.info("gate calibrated on %s: abstain_margin %s", cfg.gate_questions, result["chosen"])
+    log.info("gate calibrated on %d questions: abstain_margin %s", len(questions), result["chosen"])
     return result, records
 
 
@@ -198,7 +227,7 @@ def versions() -> dict:
 
 def run_eval(cfg: EvalConfig, progress: bool = True) -> dict:
     """Run the whole comparison and write the report; returns the report dict."""
-    if cfg.gate_questions:  # the calibrated gate is set on a copy: callers (scaling, seeds) reuse cfg.run
+    if cfg.calibrates:  # the calibrated gate is set on a copy: callers (scaling, seeds) reuse cfg.run
         cfg = replace(cfg, run=replace(cfg.run, answer=replace(cfg.run.answer)))
     memories = read_memories(cfg.memories)
     questions = read_questions(cfg.questions)
@@ -220,8 +249,10 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> dict:
         ans = pipeline.answerer(home, user, cfg.run, need_adapter=need_adapter)
         gate, gate_records = None, None
         try:
-            if cfg.gate_questions and ans.has_adapter:
-                gate, gate_records = calibrate_gate(ans, cfg, progress)
+            if cfg.calibrates and ans.has_adapter:
+                synthesized = (synthesized_calibration(cfg, memories, user, trained["synth"]["path"])
+                               if cfg.gate_synth else [])
+                gate, gate_records = calibrate_gate(ans, cfg, synthesized, progress)
             start = time.perf_counter()
             records = answer_questions(ans, questions, cfg.methods, progress)
             answer_seconds = time.perf_counter() - start

@@ -140,7 +140,7 @@ def cmd_eval(args) -> None:
     cfg = EvalConfig(memories=args.memories, questions=args.questions, out=args.out, methods=_methods(args.methods),
                      general=general, kl=not args.no_kl, run=_run_config(args), user=args.user, home=args.keep_store,
                      reuse_adapter=args.reuse_adapter, gate_questions=args.gate_questions,
-                     gate_target=args.gate_target, **grid)
+                     gate_synth=args.gate_synth, gate_target=args.gate_target, **grid)
     if args.counts:
         from eval.scaling import ScalingConfig, run_scaling
 
@@ -304,10 +304,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gate-questions", metavar="FILE", help="calibration questions with abstention items (never the "
                    "evaluation questions): answer them first and set --abstain-margin to the smallest gate that "
                    "refuses --gate-target of their abstention questions (eval/gate_calibrate.py)")
+    p.add_argument("--gate-synth", type=int, default=0, metavar="N", help="calibrate the gate on N abstention "
+                   "questions synthesized from the memories and held out of training (needs no questions file; "
+                   "with --gate-questions, on both)")
     p.add_argument("--gate-target", type=float, default=0.8, help="share of calibration abstention questions the "
                    "chosen gate must refuse (default 0.8)")
-    p.add_argument("--gate-grid", help="candidate gates for --gate-questions, smallest first, 'off' = no gate "
-                   "(default off,0.02,0.04,0.06,0.08,0.1)")
+    p.add_argument("--gate-grid", help="candidate gates for --gate-questions / --gate-synth, smallest first, "
+                   "'off' = no gate (default off,0.02,0.04,0.06,0.08,0.1)")
     p.add_argument("--counts", help="scaling: comma-separated memory counts, one eval each (e.g. 10,20,40,160)")
     p.add_argument("--compare", nargs=2, metavar=("DIR1", "DIR2"), help="print the difference of two reports")
     p.add_argument("--scaling-from", nargs="+", metavar="DIR", help="scaling figures from the reports below DIRs")

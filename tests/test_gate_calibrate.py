@@ -1,4 +1,5 @@
-"""The per-user "I don't know" gate chosen from calibration questions (eval/gate_calibrate.py, eval --gate-questions).
+"""The per-user "I don't know" gate chosen from calibration questions (eval/gate_calibrate.py, eval --gate-questions,
+eval --gate-synth).
 
 Run: python -m pytest -q tests/test_gate_calibrate.py
 """
@@ -10,11 +11,14 @@ import json
 
 import pytest
 
+from data_synth.dataset import load_dataset_dir
+from data_synth.heldout import held_out_abstention
 from eval.files import read_jsonl
 from eval.gate_calibrate import choose_gate, gate_table, gated_reply
 from eval.run import EvalConfig, run_eval
 from memory_lora.cli import main
 from memory_lora.config import AnswerConfig, RunConfig
+from memory_lora.ingest import read_memories
 from memory_lora.prompts import ABSTAIN_REPLY
 from tests.conftest import TINY_QUESTIONS, write_jsonl
 
@@ -107,3 +111,38 @@ def test_eval_answers_with_the_gate_its_calibration_chose(tmp_path, tiny_files, 
     assert [r["question_id"] for r in parametric] == [q["id"] for q in TINY_QUESTIONS]
     assert all(r["reply"] == ABSTAIN_REPLY and r["ungated_reply"] != ABSTAIN_REPLY for r in parametric)
     assert not any(r["reply"] == ABSTAIN_REPLY for r in answers if r["method"] == "rag")
+
+
+def test_eval_calibrates_on_synthesized_held_out_questions_alone(tmp_path, tiny_files, tiny_run_config):
+    memories, questions = tiny_files
+    out = tmp_path / "out"
+    # as above: no refusals in training, so only a gate refuses; here the calibration questions are synthesized
+    # from the memories (no file), and none of them may be a training prompt
+    run = dataclasses.replace(tiny_run_config, synth=dataclasses.replace(tiny_run_config.synth,
+                                                                         abstention_per_memory=0.0),
+                              train=dataclasses.replace(tiny_run_config.train, replay_ratio=0.0, epochs=8))
+    home = tmp_path / "home"
+    cfg = EvalConfig(memories=str(memories), questions=str(questions), out=str(out), methods=["parametric"],
+                     general=None, kl=False, run=run, home=str(home), gate_synth=3, gate_grid=(None, 1000.0))
+    report = run_eval(cfg, progress=False)
+
+    calibration = read_jsonl(out / "gate_answers.jsonl")
+    assert [r["question_id"] for r in calibration] == [f"synth-abstention-00{i}" for i in (1, 2, 3)]
+    prompts = [p for d in (home / "datasets").rglob("data") for p in load_dataset_dir(d)["prompt"]]
+    assert prompts and not set(prompts) & {r["question"] for r in calibration}
+    assert all(r["type"] == "abstention" for r in calibration)
+    assert [r["question"] for r in calibration] == held_out_abstention(read_memories(memories), "Otto", run.synth, 3,
+                                                                       prompts)
+    assert report["gate"]["synthesized"] == 3 and report["gate"]["questions_file"] is None
+    assert report["gate"]["chosen"] == 1000.0
+    assert "3 synthesized from the memories" in (out / "report.md").read_text()
+    assert all(r["reply"] == ABSTAIN_REPLY for r in read_jsonl(out / "answers.jsonl"))
+
+
+def test_eval_config_checks_gate_synth(tmp_path):
+    files = {"memories": "m.jsonl", "questions": "q.jsonl", "out": str(tmp_path)}
+    with pytest.raises(ValueError, match=">= 0"):
+        EvalConfig(**files, gate_synth=-1)
+    with pytest.raises(ValueError, match="do not also set it"):
+        EvalConfig(**files, gate_synth=8, run=RunConfig(answer=AnswerConfig(abstain_margin=0.1)))
+    assert not EvalConfig(**files).calibrates and EvalConfig(**files, gate_synth=8).calibrates
