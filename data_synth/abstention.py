@@ -266,13 +266,12 @@ def _draw(memory_texts: list[str], user: str, n: int, seed: int, entities: list[
     asked = {q for _, q, _ in picks}
     left = [(q, turn) for turn, q in enumerate(sources[0]) if q not in asked][:n // 3]
     picks += [(len(picks) + k, q, turn) for k, (q, turn) in enumerate(left)]
-    if named:  # besides the draw, so the other sources keep their share
-        extra = [q for q in named_thing_questions(memory_texts, user, swaps) if q not in asked][:n // 3]
-        picks += [(len(picks) + k, q, k) for k, q in enumerate(extra)]
+    named_qs = named_thing_questions(memory_texts, user, swaps) if named else []
+    # besides the draw, so the other sources keep their share
+    extra = [q for q in named_qs if q not in asked][:n // 3]
+    picks += [(len(picks) + k, q, k) for k, q in enumerate(extra)]
     asked = {q for _, q, _ in picks}
-    unasked = [q for q, _ in mixed if q not in asked]
-    if named:
-        unasked += [q for q in named_thing_questions(memory_texts, user, swaps) if q not in asked]
+    unasked = [q for q, _ in mixed if q not in asked] + [q for q in named_qs if q not in asked]
     return picks, mixed, list(dict.fromkeys(unasked)), rng
 
 

@@ -26,7 +26,7 @@ from memory_lora.base_model import describe
 from memory_lora.config import METHODS, RunConfig
 from memory_lora.ingest import read_memories, read_questions
 from memory_lora.prompts import display_name
-from memory_lora.records import Question
+from memory_lora.records import Memory, Question
 from memory_lora.store import validate_user
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,6 @@ class EvalConfig:
         if not 0.0 < self.gate_target <= 1.0:
             raise ValueError(f"gate_target must be in (0, 1], got {self.gate_target}")
 
-
     @property
     def calibrates(self) -> bool:
         """Whether the run chooses its gate from calibration questions."""
@@ -127,7 +126,8 @@ def answer_questions(ans, questions: list[Question], methods: list[str], progres
     return records
 
 
-def synthesized_calibration(cfg: EvalConfig, memories: list, user: str, dataset_dir: str) -> list[Question]:
+def synthesized_calibration(cfg: EvalConfig, memories: list[Memory], user: str,
+                            dataset_dir: str) -> list[Question]:
     """cfg.gate_synth abstention questions held out of the training data in `dataset_dir` (data_synth.heldout)."""
     from data_synth.dataset import load_dataset_dir
     from data_synth.heldout import held_out_abstention
