@@ -43,6 +43,12 @@ def tally(records: list[dict], gate: float | None) -> dict[str, list[int]]:
     return out
 
 
+def clears(t: dict[str, list[int]], rag_multi: int) -> bool:
+    """Issue 3's bars on a tally: single-hop >= 0.95, multi-hop above rag's count, abstention >= 0.8."""
+    (s, sn), (m, _), (a, an) = (t.get(k, [0, 0]) for k in ("single-hop", "multi-hop", "abstention"))
+    return s >= SINGLE_BAR * sn and m > rag_multi and a >= 0.8 * an
+
+
 def main(dirs: list[str]) -> None:
     print("| run | dev abstention (off,.02,.04,.06,.08,.1) | gate | single-hop | multi-hop (rag) | abstention | "
           "clears | at 0.1: single, abst, clears |")
@@ -60,9 +66,7 @@ def main(dirs: list[str]) -> None:
         cells = []
         for g in (gate, 0.1):
             t = tally(param, g)
-            single, multi, abst = t["single-hop"], t["multi-hop"], t["abstention"]
-            ok = (single[0] >= SINGLE_BAR * single[1] and multi[0] > rag_multi and abst[0] >= 0.8 * abst[1])
-            cells.append((single, multi, abst, ok))
+            cells.append((t["single-hop"], t["multi-hop"], t["abstention"], clears(t, rag_multi)))
         (s, m, a, ok), (s1, _, a1, ok1) = cells
         name = "off" if gate is None else gate
         print(f"| {run.name} | {counts} | {name} | {s[0]}/{s[1]} | {m[0]}/{m[1]} ({rag_multi}) | {a[0]}/{a[1]} | "

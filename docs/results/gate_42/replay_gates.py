@@ -32,9 +32,9 @@ def row(run_dir: Path) -> str | None:
     cells = []
     for gate in GATES:
         t = per_user_rule.tally(records, gate)
-        (s, sn), (m, _), (a, an) = (t.get(k, [0, 0]) for k in ("single-hop", "multi-hop", "abstention"))
-        clears = s >= per_user_rule.SINGLE_BAR * sn and m > rag and a >= 0.8 * an
-        cells.append(f"{'off' if gate is None else gate}: {s}/{sn} m{m} a{a}{'*' if clears else ''}")
+        (s, sn), (m, _), (a, _) = (t.get(k, [0, 0]) for k in ("single-hop", "multi-hop", "abstention"))
+        star = "*" if per_user_rule.clears(t, rag) else ""
+        cells.append(f"{'off' if gate is None else gate}: {s}/{sn} m{m} a{a}{star}")
     return f"{run_dir.name:<36} rag m{rag}  " + "  ".join(cells)
 
 
