@@ -305,6 +305,13 @@ def _memory_examples(an: Analysis, user: str, config: SynthConfig, kinds: set[st
         if "paraphrase" not in kinds:  # one wording per slot: the ablation baseline
             cands = [qa for i, qa in enumerate(cands) if qa.group not in {x.group for x in cands[:i]}]
         picked = _select(cands, config.max_qa_per_memory)
+        # Inferred wordings name the relation in words the memory lacks ("new place" -> "address"): they are the
+        # bridge to how people ask, so the cap never cuts them (ravi's seed 2 kept 3 of 12 for his address).
+        kept = {norm(qa.question) for qa in picked}
+        for qa in cands:
+            if qa.wh.startswith("infer-") and norm(qa.question) not in kept:
+                kept.add(norm(qa.question))
+                picked.append(qa)
         offset = rng.randrange(4)
         date_turn: dict[str, int] = {}
         anchored: set[str] = set()  # superseded slots already asked with anchors

@@ -127,7 +127,8 @@ class SynthConfig:
     seed: int = 0
     # Example kinds to produce (see data_synth.schema.KINDS); None = all. Teachers only write "qa".
     kinds: list[str] | None = None
-    # Cap on QA examples per memory (the most varied are kept first).
+    # Cap on QA examples per memory (the most varied are kept first). Inferred wordings (data_synth.inferences:
+    # "address" for a memory's "new place") are kept past it: they are the only ones in words the memory lacks.
     max_qa_per_memory: int = 40
     # How QA examples are answered: "sentence" = the memory sentence holding the answer (the model recalls the whole
     # fact; on the demo user this lifted held-out recall from 0.818 to 0.886, because a bare short answer is where

@@ -81,3 +81,22 @@ def test_a_switch_to_something_names_no_kind():
     assert not any(q.startswith(("Which to ", "What is Lena's to")) for q in qa), sorted(qa)
     qa = _qa(["Switched dentists: I see Dr. Mia Holt at Fernhill Dental now."])
     assert _find(qa, "which dentist"), sorted(qa)
+
+
+def test_inferred_wordings_are_kept_past_the_qa_cap():
+    # Ravi's seed-2 miss: the cap cut "What street does Ravi live on?" and "... house address?" from a memory with many
+    # slots, leaving three prompts that bridge "new place" to "address" against seven refusals about email addresses.
+    text = ("Landed in Hamilton, New Zealand on 2 March 2024 with my cat and two suitcases, moved here for good. "
+            "New place is 9 Linden Crescent.")
+    def bridging(qa: dict[str, list[str]]) -> list[str]:
+        return [q for q in qa if any(w in q.lower() for w in ("address", "street", "road"))]
+
+    wide = bridging(_qa([text]))
+    assert len(wide) >= 4, wide
+    capped_qa = _qa([text], SynthConfig(kinds=["qa", "paraphrase", "temporal"], max_qa_per_memory=12))
+    capped = bridging(capped_qa)
+    # the same wordings, each in whichever person form its turn drew ("Lena" / "I" / "the user")
+    assert len(capped) == len(wide), (sorted(wide), sorted(capped))
+    assert all(any("9 Linden Crescent" in r for r in capped_qa[q]) for q in capped)
+    # the clause's own questions still obey the cap
+    assert len(capped_qa) - len(capped) <= 12
