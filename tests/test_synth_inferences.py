@@ -88,6 +88,7 @@ def test_inferred_wordings_are_kept_past_the_qa_cap():
     # slots, leaving three prompts that bridge "new place" to "address" against seven refusals about email addresses.
     text = ("Landed in Hamilton, New Zealand on 2 March 2024 with my cat and two suitcases, moved here for good. "
             "New place is 9 Linden Crescent.")
+
     def bridging(qa: dict[str, list[str]]) -> list[str]:
         return [q for q in qa if any(w in q.lower() for w in ("address", "street", "road"))]
 
