@@ -9,8 +9,7 @@ Without them an adapter answers every question about the user with some memorise
 - known people, unknown facts: attributes of a person the memories name that none of the memories about that
   person states ("How old is Teodor?", "Who is Åsa married to?"), asked by name and by relation;
 - known things, unknown details: a detail of a kind of thing the memories mention that none of the memories
-  mentioning it states (data_synth.abstention_details); with `named`, also details of things named by a make and
-  events no memory names beside one it does (data_synth.abstention_named).
+  mentioning it states (data_synth.abstention_details).
 
 A question is used only when none of its keywords occurs in the memories it is about (all memories for the user,
 the memories naming the person for a person), so the adapter is never taught to deny something it was told; the
@@ -26,12 +25,11 @@ import re
 from dataclasses import dataclass
 
 from data_synth.abstention_details import ADDRESS, _absent, _corpus, _detail_questions
-from data_synth.abstention_named import named_thing_questions
 from data_synth.cot import PROPER_NAME_RE, find_aliases
 from data_synth.grammar import PERSON_NOUNS, norm, verb_info
-from data_synth.schema import Example
 from data_synth.slots import Clause
-from memory_lora.prompts import ABSTAIN_REPLY
+from memory_lora.records import Example
+from memory_lora.text import REFUSALS
 
 # (question about {u}, keywords whose presence in any memory rules the topic out). Three wordings were changed once
 # every open topic was asked (blood group, middle name, football): as first written they were word for word a bundled
@@ -114,7 +112,7 @@ RELATIONS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("horse", ("horse", "pony"), "pet"),
 )
 # The relation an adapter most readily confuses with a known one: asked about a father when only a mum is mentioned,
-# the f6b3abf and ebcc9b9 ravi adapters answered with the mum's name, so these near misses are asked first.
+# two ravi adapters answered with the mum's name, so these near misses are asked first.
 COUNTERPARTS = {"brother": "sister", "sister": "brother", "father": "mother", "mother": "father", "son": "daughter",
                 "daughter": "son", "husband": "wife", "wife": "husband", "grandfather": "grandmother",
                 "grandmother": "grandfather", "uncle": "aunt", "aunt": "uncle", "niece": "nephew", "nephew": "niece",
@@ -146,14 +144,10 @@ PERSON_TOPICS: tuple[tuple[str, tuple[str, ...]], ...] = (
 ANY_TOPICS = PERSON_TOPICS[:2]
 # Wordings taken in turn: only those the answerable examples use too, plain about as often as there (half), since a
 # wording mostly seen with "I don't know" is a cue. A "Quick question: " lead-in once took a quarter of the refusals:
-# the f6b3abf demo adapter refused "Quick question: How old is Teodor Vasquez-Holm?" (p 0.99) and answered the same
+# a demo adapter refused "Quick question: How old is Teodor Vasquez-Holm?" (p 0.99) and answered the same
 # question without it with Teodor's birthday (p 0.01).
 WORDINGS = ("{q}", "{q_user}", "{q}", "{q_first}")
-REPLIES = (
-    ABSTAIN_REPLY,
-    "I don't know; that isn't something you've mentioned to me.",
-    "I don't know. I have no memory of that.",
-)
+REPLIES = REFUSALS
 
 
 @dataclass(frozen=True)
@@ -241,7 +235,7 @@ def _entity_questions(entities: list[Entity], rng: random.Random, user: str = ""
 
 
 def _draw(memory_texts: list[str], user: str, n: int, seed: int, entities: list[Entity] | None,
-          clauses_of: dict[str, list[Clause]] | None, named: bool, swaps: int):
+          clauses_of: dict[str, list[Clause]] | None):
     """abstention_examples' draw: (picks as (index, question, turn), the mixed pool, the pool's questions left
     unasked, the random generator in the state the draw left it)."""
     rng = random.Random(seed)
@@ -261,24 +255,19 @@ def _draw(memory_texts: list[str], user: str, n: int, seed: int, entities: list[
              for k, s in enumerate(sources) if i < len(s)]
     picks = [(i, *mixed[i % len(mixed)]) for i in range(min(n, len(mixed) * len(WORDINGS)))]
     # the open user topics the draw missed are asked too: a topic left out of the draw was the one an adapter
-    # answered with a neighbouring memory (the 1b1c916 demo adapter, seed 0: the phone and the football team); at
+    # answered with a neighbouring memory (a demo adapter at seed 0: the phone and the football team); at
     # most n // 3 of them, so that a user with few memories is not taught mostly refusals
     asked = {q for _, q, _ in picks}
     left = [(q, turn) for turn, q in enumerate(sources[0]) if q not in asked][:n // 3]
     picks += [(len(picks) + k, q, turn) for k, (q, turn) in enumerate(left)]
-    named_qs = named_thing_questions(memory_texts, user, swaps) if named else []
-    # besides the draw, so the other sources keep their share
-    extra = [q for q in named_qs if q not in asked][:n // 3]
-    picks += [(len(picks) + k, q, k) for k, q in enumerate(extra)]
     asked = {q for _, q, _ in picks}
-    unasked = [q for q, _ in mixed if q not in asked] + [q for q in named_qs if q not in asked]
+    unasked = [q for q, _ in mixed if q not in asked]
     return picks, mixed, list(dict.fromkeys(unasked)), rng
 
 
 def abstention_examples(memory_texts: list[str], user: str, n: int, seed: int,
                         entities: list[Entity] | None = None, wordings: int = 1,
-                        clauses_of: dict[str, list[Clause]] | None = None, named: bool = False,
-                        swaps: int = 2) -> list[Example]:
+                        clauses_of: dict[str, list[Clause]] | None = None) -> list[Example]:
     """Refusal examples ("I don't know") on up to `n` questions the memories do not answer, in `wordings` forms each.
 
     Args:
@@ -292,22 +281,19 @@ def abstention_examples(memory_texts: list[str], user: str, n: int, seed: int,
         wordings: Person forms each question is asked in, one after another ("Maya's", "the user's", "my"); a
             question that names no user has one. So up to `n * wordings` examples.
         clauses_of: Memory text -> its analysed clauses, to name things with their memory's context.
-        named: Also ask, besides the draw and up to n // 3, the named-thing questions of
-            data_synth.abstention_named (a make's price, a swapped event).
-        swaps: With `named`, other places each named event is asked about with (0: no swapped events).
 
     Returns:
         Examples of kind "abstention" with no memory ids (they are about the absence of a memory), drawn in turn
         from the four sources so that no source crowds out the others, then the user topics the draw left out.
     """
-    picks, mixed, _, rng = _draw(memory_texts, user, n, seed, entities, clauses_of, named, swaps)
+    picks, mixed, _, rng = _draw(memory_texts, user, n, seed, entities, clauses_of)
     out: list[Example] = []
     seen: set[str] = set()
     for i, q, turn in picks:
         q = q.replace("{u}", user)
         for w in range(wordings):
             # a refusal taught in one person form did not carry to another: taught "What is the user's blood type?",
-            # the bbbe4ca demo adapter answered "What is Maya's blood type?" with another memory
+            # a demo adapter answered "What is Maya's blood type?" with another memory
             style = WORDINGS[((i // len(mixed)) * wordings + turn + w) % len(WORDINGS)]
             prompt = style.format(q=q, q_user=re.sub(rf"\b{re.escape(user)}\b", "the user", q),
                                   q_first=_first_person(q, user))

@@ -4,8 +4,7 @@
 not taken for knowing everything about it; a thing the memory describes is named as it does ("What was the title of
 my kelp growth paper?"). A question is used only when none of its keywords occurs in the memories about the thing
 (broadly: a keyword is a word prefix), so a stated detail is never denied. Also the keyword helpers the other
-abstention sources share. Templates written for this file. Used by data_synth.abstention and
-data_synth.abstention_named; not run directly.
+abstention sources share. Templates written for this file. Used by data_synth.abstention; not run directly.
 """
 
 from __future__ import annotations

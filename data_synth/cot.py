@@ -16,14 +16,13 @@ import re
 from collections.abc import Container, Mapping
 from dataclasses import dataclass
 
-from data_synth.descriptions import describe_people
 from data_synth.grammar import DETERMINERS, PERSON_NOUNS, cap_first, norm
 from data_synth.paraphrase import in_situ
 from data_synth.qa import short_answer
 from data_synth.questions import ClauseQuestions
-from data_synth.schema import Example
 from data_synth.slots import Clause
 from data_synth.synonyms import SYNONYMS
+from memory_lora.records import Example
 
 # A capitalised name of one or more words ("Teodor", "Dr. Haruki Sato", "Vasquez-Holm").
 PROPER_NAME_RE = re.compile(r"(?:[A-Z][\w.\-]*\s?)+")
@@ -36,7 +35,6 @@ class Alias:
     name: str
     relation: str
     memory_id: str
-    described: bool = False  # the relation is a description ("the marine biologist"), not "<user>'s <relation>"
 
 
 def find_aliases(analysed: list[tuple[str, list[Clause]]], user: str) -> list[Alias]:
@@ -107,14 +105,6 @@ def _companions(analysed: list[tuple[str, list[Clause]]], user: str) -> list[Ali
     return out
 
 
-def _described(analysed: list[tuple[str, list[Clause]]], user: str, aliases: list[Alias]) -> list[Alias]:
-    """Description links (data_synth.descriptions): "the person whose signature dish is pineapple rasam" is Lalitha.
-    A name the aliases tie to a relation that is not a person ("Ravi's cat" Pixel) is described by its role only."""
-    things = {a.name for a in aliases  # "Ravi's older brother" is a person: the head noun decides
-              if a.relation.startswith(f"{user}'s ") and a.relation.split()[-1] not in PERSON_NOUNS}
-    return [Alias(name, text, mem_id, described=True) for name, text, mem_id in describe_people(analysed, user, things)]
-
-
 def _relation_forms(relation: str) -> list[str]:
     """ "Ravi's mum" -> ["Ravi's mum", "Ravi's mother"]: kinship and role synonyms that are themselves people."""
     owner, _, head = relation.partition("'s ")
@@ -133,36 +123,22 @@ def _mentions(text: str, name: str) -> str:
     return ""
 
 
-# A question that opens with its question word ("Where does ...", "In which city ...", "Remind me, what ...").
-_WH_START_RE = re.compile(r"(?i)^(?:remind me, |do you remember )?(?:(?:in|on|from|at|to|for|with) )?"
-                          r"(?:what|where|when|which|who|whom|whose|how)\b")
 # Words after which a "the person Maya ... with" description reads as a noun phrase.
 _DESCRIPTION_AFTER = {"is", "was", "does", "did", "has", "have", "with", "to", "for", "of", "about", "from", "and"}
 
 
-def _substitute(question: str, form: str, rel: str, described: bool = False) -> str:
+def _substitute(question: str, form: str, rel: str) -> str:
     """`question` with the mention `form` replaced by `rel`; "" when a description would not read as English."""
-    if not (described or rel.startswith("the person ")):
+    if not rel.startswith("the person "):
         return re.sub(rf"(?<!\w){re.escape(form)}(?!\w)", rel, question, count=1)
-    if described:
-        # judged where the name stood: "his cousin Divya's wedding" must not become "his cousin the wedding of ..."
-        at = re.search(rf"(?<!\w){re.escape(form)}(?!\w)", question)
-        before = question[:at.start()].split() if at else []
-        if before and before[-1].lower() not in _DESCRIPTION_AFTER and not before[-1].endswith("?"):
-            return ""
     q = re.sub(rf"(?<!\w){re.escape(form)}'s (\w+)", rf"the \1 of {rel}", question, count=1)
     q = re.sub(rf"(?<!\w){re.escape(form)}(?!\w)", rel, q, count=1)
-    if described:
-        # a description reads only where the question opens with its question word: the in-situ wordings ("Ravi's
-        # landlord where is the person who collects the rent?") do not survive one
-        return cap_first(q) if _WH_START_RE.match(q) else ""
     before = q[:q.find(rel)].split()
     return q if not before or before[-1].lower() in _DESCRIPTION_AFTER or before[-1].endswith("?") else ""
 
 
 def cot_examples(analysed: list[tuple[str, list[Clause]]], sentences: dict[str, list[str]], user: str,
-                 per_pair: int, seed: int, superseded: Mapping[str, Container[str]] | None = None,
-                 descriptions: bool = False) -> list[Example]:
+                 per_pair: int, seed: int, superseded: Mapping[str, Container[str]] | None = None) -> list[Example]:
     """Two-hop examples for every (alias memory, other memory naming the alias) pair.
 
     Args:
@@ -174,18 +150,14 @@ def cot_examples(analysed: list[tuple[str, list[Clause]]], sentences: dict[str, 
         superseded: memory id -> the slot groups a later memory replaced. A chain never answers with such a slot:
             it would teach the old value as the present one, against the update data ("How much does Pixel weigh
             now? 4.4 kg." beside a chain ending "So the answer is 5.2 kg.").
-        descriptions: Also cross by what a memory says a person is or does (data_synth.descriptions).
 
     Returns:
         Examples of kind "cot" whose memory_ids name both memories.
     """
     rng = random.Random(seed)
     out: list[Example] = []
-    aliases = find_aliases(analysed, user)
-    if descriptions:
-        aliases += _described(analysed, user, aliases)
-    for alias in aliases:
-        forms = [alias.relation] if alias.described else _relation_forms(alias.relation)
+    for alias in find_aliases(analysed, user):
+        forms = _relation_forms(alias.relation)
         # The bridge memory as it was said: a model that starts its reply by reciting that memory (what the QA data
         # teaches it for questions naming the bridge) is shown how to go on to the second memory.
         bridge = " ".join(s for s in sentences.get(alias.memory_id, []) if _mentions(s, alias.name))
@@ -202,10 +174,8 @@ def cot_examples(analysed: list[tuple[str, list[Clause]]], sentences: dict[str, 
                     if not qa.short or qa.group in stale or form not in qa.question or norm(form) in norm(qa.short):
                         continue
                     rel = forms[rng.randrange(len(forms))]  # "Ravi's mum" and "Ravi's mother" both lead to Lalitha
-                    q = _substitute(qa.question, form, rel, alias.described)
-                    # a description that holds the answer ("the retired pharmacist in Uppsala") gives it away
-                    if q and norm(_first_word(alias.name)) not in norm(q) and not (
-                            alias.described and norm(qa.short) in norm(rel)):
+                    q = _substitute(qa.question, form, rel)
+                    if q and norm(_first_word(alias.name)) not in norm(q):
                         picked.append((q, qa.short, cl.text, rel))
             rng.shuffle(picked)
             seen = set()

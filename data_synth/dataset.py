@@ -2,7 +2,7 @@
 
 Usage:
     from data_synth.dataset import build_dataset, dataset_stats, save_dataset, load_dataset_dir
-    ds = build_dataset(memories, "Maya", SynthConfig(seed=0))
+    ds = build_dataset(memories, "Maya", SynthConfig(), seed=0)
     save_dataset(ds, "out/synth")          # atomic: written to a temp sibling, then renamed into place
 Demo: `python -m data_synth.dataset memory_lora/examples/demo/memories.jsonl Maya OUT_DIR`.
 
@@ -25,9 +25,9 @@ from pathlib import Path
 import datasets
 
 from data_synth.balance import upsample_thin_memories
+from data_synth.config import SynthConfig
 from data_synth.teachers import synthesize_with_backend
-from memory_lora.config import SynthConfig
-from memory_lora.records import Memory
+from memory_lora.records import MEMORY_KINDS, InputError, Memory, stable_memory_id
 
 COLUMNS = ("id", "kind", "prompt", "response", "memory_ids", "template")
 FEATURES = datasets.Features({
@@ -41,7 +41,7 @@ INFO_KEY = "memory_lora.synth"
 
 
 def build_dataset(memories: list[Memory], user_name: str, config: SynthConfig | None = None,
-                  teacher=None) -> datasets.Dataset:
+                  teacher=None, seed: int = 0) -> datasets.Dataset:
     """Synthesize examples with the configured backend and return them as a Dataset.
 
     Args:
@@ -49,6 +49,7 @@ def build_dataset(memories: list[Memory], user_name: str, config: SynthConfig | 
         user_name: Display name of the user ("Maya").
         config: Synthesis settings (backend rules, hf or openai); None = defaults.
         teacher: A teacher object to use instead of the one config.backend names (see data_synth.teachers).
+        seed: The rules' seed; the same inputs and seed always give the same dataset.
 
     Returns:
         Dataset with columns id, kind, prompt, response, memory_ids (list of str), template; rows sorted by
@@ -58,7 +59,7 @@ def build_dataset(memories: list[Memory], user_name: str, config: SynthConfig | 
         `synth_info`).
     """
     config = config or SynthConfig()
-    examples, dropped = synthesize_with_backend(memories, user_name, config, teacher=teacher)
+    examples, dropped = synthesize_with_backend(memories, user_name, config, teacher=teacher, seed=seed)
     rows, seen = [], set()
     for ex in sorted(examples, key=lambda e: (e.memory_ids[0] if e.memory_ids else "", e.kind, e.id)):
         if ex.id in seen:  # identical prompt+response from two rules: keep one so weights stay even
@@ -143,24 +144,54 @@ def load_dataset_dir(directory: str | os.PathLike) -> datasets.Dataset:
     return datasets.load_from_disk(str(directory))
 
 
+def read_jsonl(path: str | os.PathLike) -> list[Memory]:
+    """Memories from a JSON Lines file: one object a line with "text" and optionally "id", "user", "time", "kind".
+
+    A memory without an id gets `stable_memory_id(text)`. Raises InputError (one line naming the file and line) on
+    unreadable files, invalid JSON, a missing or empty text, an unknown kind, or a file with no memories.
+    """
+    name = str(path)
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(name, None, f"cannot read: {e}") from None
+    memories = []
+    for line_no, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(name, line_no, f"invalid JSON: {e.msg}") from None
+        text = obj.get("text") if isinstance(obj, dict) else None
+        if not isinstance(text, str) or not text.strip():
+            raise InputError(name, line_no, "expected an object with a non-empty string 'text'")
+        kind = obj.get("kind") or "semantic"
+        if kind not in MEMORY_KINDS:
+            raise InputError(name, line_no, f"unknown kind {kind!r} (expected one of: {', '.join(MEMORY_KINDS)})")
+        memories.append(Memory(id=str(obj.get("id") or stable_memory_id(text)), text=text, user=obj.get("user"),
+                               time=obj.get("time"), kind=kind))
+    if not memories:
+        raise InputError(name, 1, "no memories: the file holds none")
+    return memories
+
+
 def _main(argv: list[str]) -> int:
     import argparse
 
-    from memory_lora.ingest import read_memories  # the ingest reader keeps each memory's time and kind
-    from memory_lora.records import InputError
-
     parser = argparse.ArgumentParser(prog="python -m data_synth.dataset",
                                      description="Synthesize a user's training data with the rules; print its counts.")
-    parser.add_argument("memories", help="memories file (.jsonl, .json, .txt or .md)")
+    parser.add_argument("memories", help="memories file (.jsonl: one {\"text\", \"id\", \"time\", \"kind\"} a line)")
     parser.add_argument("user", help="the user's display name, e.g. Maya")
     parser.add_argument("out", nargs="?", help="also save the dataset to this folder")
+    parser.add_argument("--seed", type=int, default=0, help="synthesis seed (default 0)")
     args = parser.parse_args(argv)
     try:
-        memories = read_memories(args.memories)
+        memories = read_jsonl(args.memories)
     except InputError as e:  # one line naming the file and line, never a traceback
         print(f"error: {e}", file=sys.stderr)
         return 2
-    ds = build_dataset(memories, args.user)
+    ds = build_dataset(memories, args.user, seed=args.seed)
     if args.out:
         save_dataset(ds, args.out)
     print(json.dumps(dataset_stats(ds), indent=1))

@@ -4,7 +4,7 @@ in Malmö", "Chidi Okonkwo's bicycle repair shop".
 Refusals about an unstated detail of a mentioned thing ("What is the address of the bicycle repair shop?") used to
 name the thing bare, so the words that tie a question to its memory (the owner, the verb, the place) came only with
 answers: asked "Which street is Chidi Okonkwo's bicycle repair shop on?", every demo adapter recited the father's
-memory instead of refusing (docs/results/README.md section 27). Naming the thing as its clause does teaches that a
+memory instead of refusing. Naming the thing as its clause does teaches that a
 question full of a memory's words can still ask for something the memory does not say. Built from the clauses
 data_synth.slots already parses; used by data_synth.abstention. Not run directly.
 """

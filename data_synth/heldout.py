@@ -15,30 +15,31 @@ import re
 from collections.abc import Iterable
 
 from data_synth.abstention import _draw, _first_person
+from data_synth.config import SynthConfig
 from data_synth.grammar import norm
 from data_synth.rules import abstention_draw, analyse_memory
-from memory_lora.config import SynthConfig
 from memory_lora.records import Memory
 
 
 def held_out_abstention(memories: list[Memory], user_name: str, config: SynthConfig, k: int,
-                        train_prompts: Iterable[str]) -> list[str]:
+                        train_prompts: Iterable[str], seed: int = 0) -> list[str]:
     """Up to `k` unanswerable questions about the user that the abstention draw left out of training.
 
     Args:
         memories: The user's memories, as synthesized from.
         user_name: The user's display name, as synthesized with.
-        config: The synthesis config the training data was written with (seed, abstention settings).
+        config: The synthesis config the training data was written with (its abstention settings).
         k: How many questions to return.
         train_prompts: Every prompt of the training dataset; a question found among them in any person form is
             skipped.
+        seed: The seed the training data was synthesized with.
 
     Returns:
         Questions in the pool's order, which takes the sources in turn, so each source is represented.
     """
     user = (user_name or "the user").strip() or "the user"
     analysed = [analyse_memory(mem, user, dated=config.kinds is None or "temporal" in config.kinds) for mem in memories]
-    _, _, unasked, _ = _draw(**abstention_draw(analysed, user, config))
+    _, _, unasked, _ = _draw(**abstention_draw(analysed, user, config, seed))
     seen = {norm(p) for p in train_prompts}
     out = []
     for q in unasked:

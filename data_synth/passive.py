@@ -4,7 +4,7 @@ research station in Lakshadweep".
 
 Every other question form keeps the memory's subject in front, so an adapter trained on them answered "How much does
 Maya water the office plant with?" and refused "How much water is the office plant given?" and "How often is the
-office plant watered?" (docs/results/README.md section 27). A clause with a verb and a thing as its object is asked
+office plant watered?". A clause with a verb and a thing as its object is asked
 again in the passive, one question per other slot, with the same short answers and slot groups as data_synth.
 paraphrase's in-situ questions; a thing the clause places somewhere ("at a research station in Lakshadweep") is asked
 where it is. Used by data_synth.rules; not run directly.

@@ -31,8 +31,8 @@ from data_synth.grammar import (
     past_tense,
     verb_info,
 )
-from data_synth.schema import Example
 from data_synth.slots import Clause
+from memory_lora.records import Example
 
 CUES = re.compile(r"\b(now|switched|switch|moved|move|changed|new|no longer|cancell?ed|instead|any ?more|"
                   r"replaced|for good|quit|left|first day)\b", re.I)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from eval.report import _fmt, _ordered_methods
+from eval.report import fmt, ordered_methods
 
 _METHOD_FIELDS = (("accuracy", 3), ("exact_match", 3), ("f1", 3), ("prompt_tokens_mean", 1), ("latency_s_p50", 3))
 _OTHER_FIELDS = (("general", "base_accuracy", 3), ("general", "adapter_accuracy", 3), ("general", "kl_mean", 4),
@@ -39,8 +39,8 @@ def _delta(a, b, digits: int) -> str:
 
 
 def _row(label: str, a, b, digits: int) -> list[str]:
-    fa = _fmt(float(a), digits) if isinstance(a, (int, float)) else _fmt(a)
-    fb = _fmt(float(b), digits) if isinstance(b, (int, float)) else _fmt(b)
+    fa = fmt(float(a), digits) if isinstance(a, (int, float)) else fmt(a)
+    fb = fmt(float(b), digits) if isinstance(b, (int, float)) else fmt(b)
     return [label, fa, fb, _delta(a, b, digits)]
 
 
@@ -56,7 +56,7 @@ def compare_reports(dir_a: str | Path, dir_b: str | Path) -> str:
     """
     a, b = load_report(dir_a), load_report(dir_b)
     rows = []
-    for method in _ordered_methods(list(a["methods"]) + list(b["methods"])):
+    for method in ordered_methods(list(a["methods"]) + list(b["methods"])):
         ma, mb = a["methods"].get(method, {}), b["methods"].get(method, {})
         for key, digits in _METHOD_FIELDS:
             rows.append(_row(f"{method}.{key}", ma.get(key), mb.get(key), digits))

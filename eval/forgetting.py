@@ -21,8 +21,8 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from memory_lora.base_model import cache_root, local_model_path
-from memory_lora.config import RunConfig
 from memory_lora.prompts import encode_example
+from memory_lora.recipe import RunConfig
 from memory_lora.replay import load_replay_prompts, replay_pool
 from memory_lora.train import collate
 

@@ -38,12 +38,18 @@ _DATE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*([ap]m)\s+on\s+(\d{1,2})\s+([A-Za-z
 class LocomoConfig:
     """What `memory-lora import-locomo` does."""
 
-    zip_path: str  # the LoCoMo release zip (data/multimodal_dialog/locomo10_v2/<id>.json inside)
-    out: str  # output folder; gets one sub-folder conv-<id>/ per conversation
-    track: str = "observations"  # "observations" (extracted facts) or "turns" (raw dialogue turns)
-    conversations: list[str] | None = None  # conversation ids to import (e.g. ["30"]); None = all
+    zip_path: str
+    """The LoCoMo release zip (data/multimodal_dialog/locomo10_v2/<id>.json inside)."""
+    out: str
+    """Output folder; gets one sub-folder conv-<id>/ per conversation."""
+    track: str = "observations"
+    """observations (the facts LoCoMo extracted) or turns (the raw dialogue turns)."""
+    conversations: list[str] | str | None = None
+    """Conversation ids to import (a list, or comma-separated: 30,26); null = all."""
 
     def __post_init__(self):
+        if isinstance(self.conversations, str):
+            self.conversations = [c.strip() for c in self.conversations.split(",") if c.strip()]
         if self.track not in TRACKS:
             raise ValueError(f"track must be one of {', '.join(TRACKS)}, got {self.track!r}")
 

@@ -1,7 +1,7 @@
 """Needle in a haystack for user memories: haystack size x needle depth grid for every method, heatmap per method.
 
 Run: memory-lora niah --out niah-report [--sizes 16,64,256,1024] [--depths 5] [--variants single,multi-key,multi-value]
-     [--methods parametric,rag,long-context,hybrid] [--distractors generator|locomo --locomo-zip ZIP] [--config F]
+     [--methods parametric,rag,long-context,hybrid] [--distractors generator|locomo --locomo_zip ZIP] [--config F]
 
 Depth is the needle's position in the user's memory stream (0 % = first memory, 100 % = last); long-context puts the
 stream in the prompt in order, so for it depth is the position in the prompt. Once the stream does not fit the
@@ -18,74 +18,19 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from eval.configs import EvalConfig, NiahConfig
 from eval.files import read_jsonl, write_json, write_jsonl, write_png
-from eval.haystack import VARIANTS, build_haystack
+from eval.haystack import build_haystack
 from eval.metric.memory_recall.memory_recall import score_reply
-from eval.run import EvalConfig, run_eval
+from eval.run import run_eval
 from eval.scaling import write_scaling
-from memory_lora.config import METHODS, RunConfig
-from memory_lora.prompts import display_name
-from memory_lora.store import validate_user
+from memory_lora.text import display_name
 
 log = logging.getLogger(__name__)
-NIAH_METHODS = ["parametric", "rag", "long-context", "hybrid"]
-
-
-@dataclass
-class NiahConfig:
-    """What `memory-lora niah` runs."""
-
-    out: str  # output folder: niah.json, niah.md, niah_<variant>_<method>.png, one eval folder per cell
-    sizes: list[int] = field(default_factory=lambda: [16, 64, 256, 1024])  # distractor memories per haystack
-    depths: list[float] = field(default_factory=lambda: [0.0, 25.0, 50.0, 75.0, 100.0])  # needle depths, percent
-    methods: list[str] = field(default_factory=lambda: list(NIAH_METHODS))  # methods answering every needle
-    variants: list[str] = field(default_factory=lambda: ["single"])  # see eval/haystack.py VARIANTS
-    distractors: str = "generator"  # "generator" (bundled, eval/haystack.py) or "locomo" (LoCoMo dialogue turns)
-    locomo_zip: str | None = None  # LoCoMo release zip, needed for distractors="locomo"
-    extra_keys: int = 3  # multi-key: same-template hard distractors per needle
-    values: int = 3  # multi-value: values per key (score = share of them in the reply)
-    # Distinct needles (own key, own question) per depth; a cell's score is their mean. 1 = the classic grid, where a
-    # cell is a single 0/1 answer; more makes cells less noisy at the cost of answering (and training) more.
-    needles_per_depth: int = 1
-    user: str = "robin"  # the haystack's user id (display name in questions: "Robin")
-    general: str | None = None  # general probe file per adapter (costly); None = skip, KL still reported
-    kl: bool = True  # KL(base || adapter) for every adapter
-    run: RunConfig = field(default_factory=RunConfig)  # model / lora / train / synth / answer settings
-
-    def __post_init__(self):
-        if not self.sizes or any(n < 1 for n in self.sizes):
-            raise ValueError(f"sizes must be positive integers, got {self.sizes}")
-        if not self.depths or any(not 0 <= d <= 100 for d in self.depths):
-            raise ValueError(f"depths must be percentages within 0-100, got {self.depths}")
-        unknown = [m for m in self.methods if m not in METHODS] + [v for v in self.variants if v not in VARIANTS]
-        if unknown or not self.methods or not self.variants:
-            raise ValueError(f"unknown method(s)/variant(s) {unknown}; methods: {', '.join(METHODS)}; "
-                             f"variants: {', '.join(VARIANTS)}")
-        if self.needles_per_depth < 1:
-            raise ValueError(f"needles_per_depth must be >= 1, got {self.needles_per_depth}")
-        if self.distractors not in ("generator", "locomo"):
-            raise ValueError(f"distractors must be 'generator' or 'locomo', got {self.distractors!r}")
-        if self.distractors == "locomo" and not self.locomo_zip:
-            raise ValueError("distractors 'locomo' needs --locomo-zip (the LoCoMo release zip)")
-        validate_user(self.user)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def depth_list(spec: str) -> list[float]:
-    """'5' -> five evenly spaced depths 0, 25, 50, 75, 100; '0,50,100' -> those depths."""
-    if "," not in spec and spec.strip().isdigit():
-        k = int(spec)
-        if k < 1:
-            raise ValueError(f"--depths must be >= 1, got {k}")
-        return [0.0] if k == 1 else [round(100.0 * i / (k - 1), 2) for i in range(k)]
-    return [float(x) for x in spec.split(",") if x.strip()]
 
 
 def needle_score(record: dict) -> float:
@@ -100,7 +45,7 @@ def _cell(cfg: NiahConfig, variant: str, n: int, pool: list[str] | None, progres
     """Build (or reuse) one haystack's eval run; returns (report, answer records)."""
     folder = Path(cfg.out) / variant / f"n{n}"
     depths = [d for d in cfg.depths for _ in range(cfg.needles_per_depth)]
-    memories, questions = build_haystack(n, depths, variant, display_name(cfg.user), cfg.run.train.seed, pool,
+    memories, questions = build_haystack(n, depths, variant, display_name(cfg.user), cfg.run.seed, pool,
                                          cfg.extra_keys, cfg.values)
     run_config = {k: v for k, v in cfg.to_dict().items() if k not in ("out", "sizes", "variants")}
     key = hashlib.sha256(json.dumps([run_config, memories, questions], sort_keys=True).encode()).hexdigest()
@@ -140,7 +85,7 @@ def run_niah(cfg: NiahConfig, progress: bool = True) -> dict:
     pool = locomo_turns(cfg.locomo_zip) if cfg.distractors == "locomo" else None
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    result = {"seed": cfg.run.train.seed, "config": {**cfg.to_dict(), "run": cfg.run.to_dict()},
+    result = {"seed": cfg.run.seed, "config": {**cfg.to_dict(), "run": cfg.run.to_dict()},
               "depths": cfg.depths, "sizes": cfg.sizes, "methods": cfg.methods, "variants": {}}
     cells = tqdm(total=len(cfg.variants) * len(cfg.sizes), desc="niah cells", unit="cell", disable=not progress)
     for variant in cfg.variants:

@@ -6,7 +6,7 @@ callers write them with ``eval.files.write_png``.
 
 from __future__ import annotations
 
-from eval.report import _ordered_methods
+from eval.report import ordered_methods
 
 
 def accuracy_figure(report: dict):
@@ -14,7 +14,7 @@ def accuracy_figure(report: dict):
     from matplotlib.figure import Figure  # Figure without pyplot: Agg rendering, no global backend state.
 
     methods = report.get("methods", {})
-    order = _ordered_methods(methods)
+    order = ordered_methods(methods)
     general = report.get("general") if isinstance(report.get("general"), dict) else None
     if general:
         fig = Figure(figsize=(9, 4))
@@ -50,7 +50,7 @@ def cost_figure(report: dict):
     fig = Figure(figsize=(7, 4))
     ax = fig.subplots()
     plotted = 0
-    for method in _ordered_methods(methods):
+    for method in ordered_methods(methods):
         tokens, acc = methods[method].get("prompt_tokens_mean"), methods[method].get("accuracy")
         if tokens is None or acc is None:
             continue
@@ -158,7 +158,7 @@ def scaling_figure(points: dict[str, list[tuple[int, float | None]]], ylabel: st
 
     fig = Figure(figsize=(7, 4.2))
     ax = fig.subplots()
-    for i, method in enumerate(_ordered_methods(points)):
+    for i, method in enumerate(ordered_methods(points)):
         xy = sorted((x, y) for x, y in points[method] if y is not None)
         if xy:  # marker and dash differ per method so that overlapping lines (rag and hybrid tokens) stay visible
             ax.plot([x for x, _ in xy], [y for _, y in xy], marker="osD^v"[i % 5],
@@ -191,7 +191,7 @@ def seeds_figure(methods: dict[str, dict[str, dict]], caption: str = ""):
     import numpy as np
     from matplotlib.figure import Figure
 
-    order = _ordered_methods(methods)
+    order = ordered_methods(methods)
     types = list(dict.fromkeys(t for m in order for t in methods[m]))
     fig = Figure(figsize=(max(7.0, 1.3 * len(types) * max(1, len(order)) / 2 + 2), 4.2))
     ax = fig.subplots()

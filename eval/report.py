@@ -17,7 +17,8 @@ import numpy as np
 
 from eval.files import atomic_write, json_default, write_json, write_jsonl, write_png
 
-__all__ = ["METHOD_ORDER", "format_table", "summarize", "validate_report", "write_report"]
+__all__ = ["METHOD_ORDER", "fmt", "format_table", "md_table", "ordered_methods", "render_gate", "summarize",
+           "validate_report", "write_report"]
 
 METHOD_ORDER: tuple[str, ...] = ("parametric", "rag", "long-context", "hybrid", "base")
 
@@ -29,7 +30,7 @@ _GENERAL_KEYS = ("base_accuracy", "adapter_accuracy", "n")
 _KNOWN_SECTIONS = ("methods", "train", "synth", "general", "config", "versions", "seed", "gate")
 
 
-def _ordered_methods(names: Iterable[str]) -> list[str]:
+def ordered_methods(names: Iterable[str]) -> list[str]:
     """Known methods in METHOD_ORDER, then the others in order of first appearance."""
     names = list(dict.fromkeys(names))
     return [m for m in METHOD_ORDER if m in names] + [m for m in names if m not in METHOD_ORDER]
@@ -79,7 +80,7 @@ def summarize(records: list[dict], seen: Iterable[str] | None = None) -> dict[st
         grouped.setdefault(str(record["method"]), []).append(record)
 
     methods: dict[str, dict[str, Any]] = {}
-    for method in _ordered_methods(grouped):
+    for method in ordered_methods(grouped):
         rows = grouped[method]
         tokens = _numbers(rows, "prompt_tokens")
         categories = sorted({r["category"] for r in rows if r.get("category") is not None}, key=str)
@@ -146,7 +147,7 @@ def validate_report(report: dict) -> None:
 # --------------------------------------------------------------------------------------------- formatting
 
 
-def _fmt(value: Any, digits: int = 3) -> str:
+def fmt(value: Any, digits: int = 3) -> str:
     """Numbers with fixed digits, ints as ints, None as '-', anything else as str."""
     if value is None:
         return "-"
@@ -155,18 +156,18 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 def _method_rows(report: dict) -> list[list[str]]:
     rows = []
-    for method in _ordered_methods(report.get("methods", {})):
+    for method in ordered_methods(report.get("methods", {})):
         s = report["methods"][method]
         rows.append(
             [
                 method,
-                _fmt(s.get("accuracy")),
-                _fmt(s.get("exact_match")),
-                _fmt(s.get("f1")),
-                _fmt(s.get("n")),
-                _fmt(s.get("prompt_tokens_mean"), 1),
-                _fmt(s.get("latency_s_p50")),
-                _fmt(s.get("latency_s_p95")),
+                fmt(s.get("accuracy")),
+                fmt(s.get("exact_match")),
+                fmt(s.get("f1")),
+                fmt(s.get("n")),
+                fmt(s.get("prompt_tokens_mean"), 1),
+                fmt(s.get("latency_s_p50")),
+                fmt(s.get("latency_s_p95")),
             ]
         )
     return rows
@@ -203,21 +204,21 @@ def format_table(report: dict) -> str:
     train = report.get("train")
     if isinstance(train, dict):
         lines.append(
-            f"train: {_fmt(train.get('seconds'), 1)} s, {_fmt(train.get('examples'))} examples, "
-            f"{_fmt(train.get('tokens_per_second'), 1)} tokens/s"
+            f"train: {fmt(train.get('seconds'), 1)} s, {fmt(train.get('examples'))} examples, "
+            f"{fmt(train.get('tokens_per_second'), 1)} tokens/s"
         )
     general = report.get("general")
     if isinstance(general, dict):
         lines.append(
-            f"general probe: base {_fmt(general.get('base_accuracy'))} -> adapter "
-            f"{_fmt(general.get('adapter_accuracy'))} (drop {_fmt(_general_drop(general))}, "
-            f"n={_fmt(general.get('n'))})"
+            f"general probe: base {fmt(general.get('base_accuracy'))} -> adapter "
+            f"{fmt(general.get('adapter_accuracy'))} (drop {fmt(_general_drop(general))}, "
+            f"n={fmt(general.get('n'))})"
             + (f", KL(base || adapter) {general['kl_mean']:.4f} nats" if general.get("kl_mean") is not None else "")
         )
     return "\n".join(lines)
 
 
-def _md_table(header: list[str], rows: list[list[str]]) -> str:
+def md_table(header: list[str], rows: list[list[str]]) -> str:
     def esc(cell: Any) -> str:
         # A literal pipe would split the cell.
         return str(cell).replace("|", "\\|")
@@ -229,10 +230,10 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
 
 def _kv_table(section: dict, digits: int = 3) -> str:
     rows = [
-        [key, json.dumps(value, default=json_default) if isinstance(value, (dict, list)) else _fmt(value, digits)]
+        [key, json.dumps(value, default=json_default) if isinstance(value, (dict, list)) else fmt(value, digits)]
         for key, value in section.items()
     ]
-    return _md_table(["key", "value"], rows)
+    return md_table(["key", "value"], rows)
 
 
 def _json_block(value: Any) -> str:
@@ -247,8 +248,8 @@ def _breakdown(methods: dict, order: list[str], key: str, title: str, label: str
     rows = []
     for group in groups:
         cells = [(methods[m].get(key) or {}).get(group) for m in order]
-        rows.append([group] + [f"{_fmt(c.get('accuracy'))} ({c.get('n')})" if c else "-" for c in cells])
-    return [f"## {title}", "", "Cells are accuracy (n).", "", _md_table([label, *order], rows), ""]
+        rows.append([group] + [f"{fmt(c.get('accuracy'))} ({c.get('n')})" if c else "-" for c in cells])
+    return [f"## {title}", "", "Cells are accuracy (n).", "", md_table([label, *order], rows), ""]
 
 
 def _unseen_section(report: dict, order: list[str]) -> list[str]:
@@ -258,15 +259,27 @@ def _unseen_section(report: dict, order: list[str]) -> list[str]:
     with_unseen = [m for m in order if isinstance(methods[m].get("unseen"), dict)]
     if not seen or not with_unseen:
         return []
-    rows = [["all"] + [f"{_fmt(methods[m]['unseen']['accuracy'])} ({methods[m]['unseen']['n']})" for m in with_unseen]]
+    rows = [["all"] + [f"{fmt(methods[m]['unseen']['accuracy'])} ({methods[m]['unseen']['n']})" for m in with_unseen]]
     types = sorted({t for m in with_unseen for t in methods[m]["unseen"]["by_type"]}, key=lambda t: (len(t), t))
     for qtype in types:
         cells = [methods[m]["unseen"]["by_type"].get(qtype) for m in with_unseen]
-        rows.append([qtype] + [f"{_fmt(c['accuracy'])} ({c['n']})" if c else "-" for c in cells])
+        rows.append([qtype] + [f"{fmt(c['accuracy'])} ({c['n']})" if c else "-" for c in cells])
     return ["## Questions the training data never contained", "",
             f"The synthesizer wrote {len(seen)} of the questions word for word ({', '.join(seen)}); answering those "
             "is recall of a trained wording. Cells are accuracy (n) over the other questions.", "",
-            _md_table(["type", *with_unseen], rows), ""]
+            md_table(["type", *with_unseen], rows), ""]
+
+
+def render_gate(gate: dict) -> list[str]:
+    """report.md lines for report["gate"], the calibration record training saved in the adapter's manifest."""
+    chosen = "off" if gate.get("abstain_margin") is None else gate["abstain_margin"]
+    lines = [f"Chosen: **{chosen}**, the smallest gate refusing at least {gate['target']:.0%} of "
+             f"{gate['questions']} unanswerable questions synthesized from the memories and held out of training.",
+             "", "| gate | refused |", "|---|---|"]
+    for row in gate["grid"]:
+        name = "off" if row["gate"] is None else row["gate"]
+        lines.append(f"| {name} | {row['refused']}/{row['n']} |")
+    return lines
 
 
 def render_markdown(report: dict, plots: dict[str, str] | None = None) -> str:
@@ -283,11 +296,11 @@ def render_markdown(report: dict, plots: dict[str, str] | None = None) -> str:
     if report.get("seed") is not None:
         parts += [f"Seed {report['seed']}; the full run config is under Config below.", ""]
     methods = report.get("methods", {})
-    order = _ordered_methods(methods)
+    order = ordered_methods(methods)
     parts += [
         "## Methods",
         "",
-        _md_table(["method", "accuracy", "EM", "F1", "n", "prompt tokens", "p50 s", "p95 s"], _method_rows(report)),
+        md_table(["method", "accuracy", "EM", "F1", "n", "prompt tokens", "p50 s", "p95 s"], _method_rows(report)),
         "",
     ]
     for key, title, label in (("by_type", "Accuracy by question type", "type"),
@@ -303,7 +316,7 @@ def render_markdown(report: dict, plots: dict[str, str] | None = None) -> str:
         by_kind = synth.pop("by_kind", None)
         parts += ["## Synthetic data", "", _kv_table(synth, 2), ""]
         if isinstance(by_kind, dict) and by_kind:
-            parts += [_md_table(["kind", "examples"], [[k, _fmt(v)] for k, v in by_kind.items()]), ""]
+            parts += [md_table(["kind", "examples"], [[k, fmt(v)] for k, v in by_kind.items()]), ""]
     if isinstance(report.get("general"), dict):
         general = dict(report["general"])
         general.setdefault("drop", _general_drop(general))
@@ -311,8 +324,6 @@ def render_markdown(report: dict, plots: dict[str, str] | None = None) -> str:
         parts += ["## General-knowledge probe and KL(base || adapter) (forgetting)", "", _kv_table(general), ""]
 
     if isinstance(report.get("gate"), dict):
-        from eval.gate_calibrate import render_gate
-
         parts += ["## \"I don't know\" gate, calibrated", "", *render_gate(report["gate"]), ""]
     for key, title in (("config", "Config"), ("versions", "Versions")):
         if key in report:

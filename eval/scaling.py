@@ -117,7 +117,7 @@ def run_scaling(cfg: ScalingConfig, progress: bool = True) -> dict:
     base = cfg.eval
     memories = [m.to_dict() for m in read_memories(base.memories)]
     questions = [q.to_dict() for q in read_questions(base.questions)]
-    seed = base.run.train.seed
+    seed = base.run.seed
     reports = []
     for count in tqdm(cfg.counts, desc="scaling counts", unit="count", disable=not progress):
         folder = Path(base.out) / f"n{count}"

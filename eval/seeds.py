@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from eval.compare import load_report
 from eval.files import atomic_write, read_jsonl, write_json, write_png
-from eval.report import _md_table, _ordered_methods
+from eval.report import md_table, ordered_methods
 from memory_lora.answer import ADAPTER_METHODS
 
 ALL = "all"  # the by-type key of a method's overall accuracy
@@ -94,7 +94,7 @@ def summarize_seeds(reports: list[tuple[str, dict, list[dict] | None]]) -> dict:
     """
     if len(reports) < 2:
         raise ValueError(f"a seed summary needs two or more runs, got {len(reports)}")
-    methods = _ordered_methods(m for _, r, _ in reports for m in r["methods"])
+    methods = ordered_methods(m for _, r, _ in reports for m in r["methods"])
     methods = [m for m in methods if all(m in r["methods"] for _, r, _ in reports)]
     table: dict[str, dict] = {}
     for m in methods:
@@ -132,13 +132,13 @@ def render_seeds(summary: dict) -> str:
         f"{label} (seed {seed})" for label, seed in zip(runs, summary["seeds"], strict=True)) + ".", "",
         "Cells: mean ± sample standard deviation (min-max) over the runs.", ""]
     rows = [[m] + [_band(row[t]) if t in row else "-" for t in types] for m, row in summary["methods"].items()]
-    lines += [_md_table(["method"] + types, rows), "", "![accuracy over seeds](seeds_accuracy.png)", ""]
+    lines += [md_table(["method"] + types, rows), "", "![accuracy over seeds](seeds_accuracy.png)", ""]
     if summary["differences"]:
         lines += ["## Paired differences", "", "Per seed, the first method's accuracy minus the second's; "
                   "wins = seeds where the first is ahead.", ""]
         rows = [[pair] + [f"{_band(row[t])}, wins {row[t]['wins']}/{len(runs)}" if t in row else "-" for t in types]
                 for pair, row in summary["differences"].items()]
-        lines += [_md_table(["pair"] + types, rows), ""]
+        lines += [md_table(["pair"] + types, rows), ""]
     if "stability" in summary:
         lines += ["## Questions that flip between seeds", ""]
         rows = []
@@ -146,10 +146,10 @@ def render_seeds(summary: dict) -> str:
             flips = ", ".join(f"{q} ({'+'.join(seen)})" for q, seen in st["flipping"].items()) or "none"
             rows.append([m, f"{len(st['always_right'])}/{st['n']}", f"{len(st['always_wrong'])}/{st['n']}",
                          f"{len(st['flipping'])}/{st['n']}", flips])
-        lines += [_md_table(["method", "right in all", "wrong in all", "flipping", "flipping ids (runs right)"],
+        lines += [md_table(["method", "right in all", "wrong in all", "flipping", "flipping ids (runs right)"],
                             rows), ""]
     if summary["train"]:
-        lines += ["## Training", "", _md_table(["figure", "mean ± std (min-max)"],
+        lines += ["## Training", "", md_table(["figure", "mean ± std (min-max)"],
                                                [[k, _band(v)] for k, v in summary["train"].items()]), ""]
     return "\n".join(lines)
 
@@ -188,10 +188,9 @@ def run_seeds(cfg: SeedsConfig, progress: bool = True) -> dict:
     base = cfg.eval
     reports = []
     for seed in tqdm(cfg.seeds, desc="seeds", unit="seed", disable=not progress):
-        run = replace(base.run, train=replace(base.run.train, seed=seed), synth=replace(base.run.synth, seed=seed),
-                      answer=replace(base.run.answer, seed=seed))
+        run = replace(base.run, seed=seed)
         folder = Path(base.out) / f"seed{seed}"
-        home = str(Path(base.home) / f"seed{seed}") if base.home else None
-        report = run_eval(replace(base, out=str(folder), run=run, home=home), progress)
+        home = str(Path(base.keep_store) / f"seed{seed}") if base.keep_store else None
+        report = run_eval(replace(base, out=str(folder), run=run, keep_store=home), progress)
         reports.append((folder.name, report, _read_answers(folder)))
     return write_seeds(reports, base.out)

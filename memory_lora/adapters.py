@@ -43,8 +43,17 @@ def build_manifest(user: str, memories: list[Memory], dataset_hash: str, base_mo
     }
 
 
-def save_adapter_version(peft_model, store: Store, user: str, manifest: dict) -> tuple[int, Path]:
+def save_adapter_version(peft_model, store: Store, user: str, manifest: dict,
+                         base_name: str | None = None) -> tuple[int, Path]:
     """Write the model's active adapter as the user's next version, atomically, and record it in the store.
+
+    Args:
+        peft_model: The trained PEFT model.
+        store: The user's store.
+        user: The user id.
+        manifest: Everything but the hashes and the version, which are added here.
+        base_name: What adapter_config.json names as its base (a hub id or the folder the user gave), instead of
+            the local folder the weights were loaded from, which no other machine has.
 
     Returns:
         (version, directory).
@@ -55,9 +64,14 @@ def save_adapter_version(peft_model, store: Store, user: str, manifest: dict) ->
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-v{version}-", dir=final.parent))
     try:
         peft_model.save_pretrained(tmp, safe_serialization=True)
+        if base_name is not None:
+            config_path = tmp / CONFIG_FILE
+            adapter_config = json.loads(config_path.read_text(encoding="utf-8"))
+            adapter_config["base_model_name_or_path"] = base_name
+            config_path.write_text(json.dumps(adapter_config, indent=2, sort_keys=True), encoding="utf-8")
         weights = tmp / WEIGHTS_FILE
         manifest = {**manifest, "version": version, "weights_sha256": sha256_file(weights),
-                    "adapter_bytes": weights.stat().st_size}
+                    "config_sha256": sha256_file(tmp / CONFIG_FILE), "adapter_bytes": weights.stat().st_size}
         (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
         os.rename(tmp, final)  # fails rather than merging if vN appeared meanwhile
     except BaseException:
@@ -65,6 +79,12 @@ def save_adapter_version(peft_model, store: Store, user: str, manifest: dict) ->
         raise
     store.record_adapter(user, version, final, manifest)
     return version, final
+
+
+def calibrated_gate(manifest: dict) -> float | None:
+    """The "I don't know" gate training calibrated for an adapter version (manifest "gate"), None when it has none."""
+    gate = manifest.get("gate")
+    return gate.get("abstain_margin") if isinstance(gate, dict) else None
 
 
 def read_manifest(directory: str | os.PathLike) -> dict:

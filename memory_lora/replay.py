@@ -17,9 +17,9 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from data_synth.schema import Example
 from memory_lora.generation import generate
 from memory_lora.prompts import chat_prompt
+from memory_lora.records import Example
 
 # Bundled replay prompts: generic instructions, and short questions about the world. The questions are there because
 # the memory data is short questions too: replayed with only instructions, a demo adapter answered "What is the capital

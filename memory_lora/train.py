@@ -24,10 +24,10 @@ from peft import get_peft_model
 from tqdm.auto import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
-from data_synth.schema import Example
 from memory_lora.base_model import resolve_device
-from memory_lora.config import RunConfig
+from memory_lora.config import LoraConfig, ModelConfig, TrainConfig
 from memory_lora.prompts import encode_example
+from memory_lora.records import Example
 
 log = logging.getLogger(__name__)
 
@@ -99,16 +99,16 @@ def answer_loss(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     return F.cross_entropy(logits, targets[keep])
 
 
-def add_lora(model, config: RunConfig):
+def add_lora(model, lora: LoraConfig):
     """Wrap the frozen base with a fresh LoRA adapter (only LoRA weights train)."""
     names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
-    targets = [t for t in config.lora.target_modules if t in names]
+    targets = [t for t in lora.target_modules if t in names]
     if not targets:
-        raise ValueError(f"none of lora.target_modules {config.lora.target_modules} exist in the base model")
+        raise ValueError(f"none of lora.target_modules {lora.target_modules} exist in the base model")
     peft_config = PeftLoraConfig(
-        r=config.lora.r,
-        lora_alpha=config.lora.alpha,
-        lora_dropout=config.lora.dropout,
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
         target_modules=targets,
         task_type="CAUSAL_LM",
     )
@@ -129,44 +129,47 @@ def _accelerator(precision: str, cpu: bool) -> Accelerator:
     return Accelerator(mixed_precision=precision, cpu=cpu)
 
 
-def train_lora(model, tokenizer, examples: Sequence[Example], config: RunConfig, progress: bool = True):
+def train_lora(model, tokenizer, examples: Sequence[Example], lora: LoraConfig, train: TrainConfig,
+               model_config: ModelConfig, seed: int = 0, progress: bool = True):
     """Train a new LoRA adapter on `examples`.
 
     Args:
         model: The frozen base model. It is wrapped in place; call `.unload()` on the result to get it back clean.
         tokenizer: Its tokenizer.
         examples: Memory and replay examples (loss on the responses).
-        config: Run configuration (lora, train, model.system_prompt).
+        lora: The adapter's shape.
+        train: Optimisation settings.
+        model_config: The base model's settings (device, system_prompt).
+        seed: Seeds the LoRA initialisation and the batch order.
         progress: Show a progress bar.
 
     Returns:
         (peft_model, metrics) with metrics seconds, examples, tokens, tokens_per_second, epochs, steps,
         final_loss and loss_history (mean loss per epoch).
     """
-    tc = config.train
+    tc = train
     if not examples:
         raise ValueError("no training examples")
-    set_seed(tc.seed)
-    device = resolve_device(config.model.device)
+    set_seed(seed)
+    device = resolve_device(model_config.device)
     precision = resolve_precision(tc.mixed_precision, device)
     if precision == "fp16" and device.type != "cuda":
         raise ValueError("train.mixed_precision=fp16 needs a CUDA device; use auto, bf16 or no on CPU")
     accelerator = _accelerator(precision, cpu=device.type == "cpu")
-    data = tokenize_examples(examples, tokenizer, config.model.system_prompt, tc.max_length)
+    data = tokenize_examples(examples, tokenizer, model_config.system_prompt, tc.max_length)
     if len(data) == 0:
         raise ValueError(f"every example is longer than train.max_length={tc.max_length}")
 
-    peft_model = add_lora(model, config)
+    peft_model = add_lora(model, lora)
     try:
-        return _fit(peft_model, tokenizer, data, config, accelerator, precision, progress)
+        return _fit(peft_model, tokenizer, data, tc, seed, accelerator, precision, progress)
     except BaseException:
         peft_model.unload()  # the base model is cached process-wide: give it back without LoRA layers
         raise
 
 
-def _fit(peft_model, tokenizer, data, config: RunConfig, accelerator, precision: str, progress: bool):
+def _fit(peft_model, tokenizer, data, tc: TrainConfig, seed: int, accelerator, precision: str, progress: bool):
     """The optimisation loop of train_lora."""
-    tc = config.train
     lengths = data["length"]
     peft_model.train()
     trainable = [p for p in peft_model.parameters() if p.requires_grad]
@@ -182,7 +185,7 @@ def _fit(peft_model, tokenizer, data, config: RunConfig, accelerator, precision:
     bar = tqdm(total=total, desc="train", unit="step", disable=not progress or not accelerator.is_main_process)
     start = time.perf_counter()
     for epoch in range(tc.epochs):
-        batches = length_grouped_batches(lengths, tc.batch_size, tc.seed * 1000 + epoch)
+        batches = length_grouped_batches(lengths, tc.batch_size, seed * 1000 + epoch)
         loader = torch.utils.data.DataLoader(
             rows, batch_sampler=batches, collate_fn=lambda b: collate(b, tokenizer.pad_token_id)
         )

@@ -118,7 +118,7 @@ def flops_per_token(model, lora_r: int, targets: list[str], mean_len: float, ans
             "parts": {k: round(v) for k, v in parts.items()}, "total": round(sum(parts.values()))}
 
 
-def _fmt(x: float, digits: int = 1) -> str:
+def fmt(x: float, digits: int = 1) -> str:
     return f"{x:,.{digits}f}"
 
 
@@ -146,9 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     import datasets
 
     from data_synth.dataset import build_dataset
-    from data_synth.schema import Example
+    from memory_lora.records import Example
     from memory_lora.base_model import describe, load_base, resolve_device
-    from memory_lora.config import ModelConfig, RunConfig
+    from memory_lora.config import ModelConfig
+    from memory_lora.recipe import RunConfig
     from memory_lora.ingest import read_memories
     from memory_lora.train import tokenize_examples, train_lora
 
@@ -173,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     config.train.mixed_precision = args.precision
     config.train.replay_ratio = 0.0
     memories = read_memories(DEMO_MEMORIES)
-    ds = build_dataset(memories, "Maya", config.synth)
+    ds = build_dataset(memories, "Maya", config.synth, seed=config.seed)
     examples = [Example(prompt=r["prompt"], response=r["response"], kind=r["kind"], memory_ids=list(r["memory_ids"]),
                         template=r["template"], id=r["id"]) for r in ds.to_list()]
     model, tokenizer = load_base(config.model)
@@ -184,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     answer_fraction = answer_tokens / sum(lengths)
     fpt = flops_per_token(model, config.lora.r, config.lora.target_modules, mean_len, answer_fraction)
 
-    peft_model, metrics = train_lora(model, tokenizer, examples, config, progress=args.progress)
+    peft_model, metrics = train_lora(model, tokenizer, examples, config.lora, config.train, config.model,
+                                     seed=config.seed, progress=args.progress)
     peft_model.unload()
 
     # 3. achieved FLOP/s and share of peak
@@ -244,13 +246,13 @@ def render(r: dict) -> str:
         f"{'matmul peak, GFLOP/s':<34}{'fp32':>12}{'bf16':>12}",
     ]
     for shape in p["fp32"]["shapes"]:
-        lines.append(f"  {shape:<32}{_fmt(p['fp32']['shapes'][shape]):>12}{_fmt(p['bf16']['shapes'][shape]):>12}")
-    lines.append(f"  {'best':<32}{_fmt(p['fp32']['best']):>12}{_fmt(p['bf16']['best']):>12}")
+        lines.append(f"  {shape:<32}{fmt(p['fp32']['shapes'][shape]):>12}{fmt(p['bf16']['shapes'][shape]):>12}")
+    lines.append(f"  {'best':<32}{fmt(p['fp32']['best']):>12}{fmt(p['bf16']['best']):>12}")
     lines += [
         "",
         f"LoRA training ({t['base_model']})",
         f"  precision {t['precision']} on {t['device']}, {t['steps']} steps x batch {t['batch_size']}: "
-        f"{t['tokens']:,} tokens in {t['seconds']} s = {_fmt(t['tokens_per_second'])} tokens/s "
+        f"{t['tokens']:,} tokens in {t['seconds']} s = {fmt(t['tokens_per_second'])} tokens/s "
         f"(final loss {t['final_loss']})",
         "",
         "FLOPs per token (frozen-base LoRA)",
@@ -262,7 +264,7 @@ def render(r: dict) -> str:
     lines += [
         f"  {'total':<34}{f['total']:>14,}",
         "",
-        f"achieved {_fmt(a['gflops'], 2)} GFLOP/s  (4N term alone {_fmt(a['gflops_4N_only'], 2)})",
+        f"achieved {fmt(a['gflops'], 2)} GFLOP/s  (4N term alone {fmt(a['gflops_4N_only'], 2)})",
         f"  / fp32 peak = {a['ratio_fp32_peak']:.1%}{'   <- precision used' if a['peak_used'] == 'fp32' else ''}",
         f"  / bf16 peak = {a['ratio_bf16_peak']:.1%}{'   <- precision used' if a['peak_used'] == 'bf16' else ''}",
         "",

@@ -32,7 +32,8 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from memory_lora import base_model  # noqa: E402
-from memory_lora.config import AnswerConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
+from memory_lora.config import AnswerConfig, GateConfig, ModelConfig, TrainConfig  # noqa: E402
+from memory_lora.recipe import RunConfig  # noqa: E402
 
 torch.set_num_threads(_THREADS)
 
@@ -178,6 +179,13 @@ def build_tiny_model(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
+def fit(model, tokenizer, examples, run: RunConfig, progress: bool = False):
+    """memory_lora.train.train_lora with a RunConfig's sections and seed (what the pipeline passes)."""
+    from memory_lora.train import train_lora
+
+    return train_lora(model, tokenizer, examples, run.lora, run.train, run.model, seed=run.seed, progress=progress)
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A Hugging Face folder (config.json, safetensors, tokenizer) holding the tiny random chat model."""
@@ -193,6 +201,7 @@ def tiny_run_config(tiny_model_dir) -> RunConfig:
         train=TrainConfig(epochs=2, batch_size=8, max_length=96, replay_ratio=0.25, mixed_precision="no",
                           learning_rate=5e-3),
         answer=AnswerConfig(max_new_tokens=8),
+        gate=GateConfig(questions=0),  # tests that calibrate ask for it
     )
 
 

@@ -63,6 +63,15 @@ def train_secret(model_dir, tokenizer, secret: str, seed: int = 0, max_steps: in
     Raises:
         AssertionError: The adapter did not learn it within max_steps (the isolation tests would be meaningless).
     """
+    return train_answers(model_dir, tokenizer, {QUESTION: secret}, seed, max_steps)
+
+
+def train_answers(model_dir, tokenizer, answers: dict[str, str], seed: int = 0, max_steps: int = 480):
+    """A PEFT model on a fresh copy of the tiny base whose greedy reply to each question is exactly its answer.
+
+    Raises:
+        AssertionError: The adapter did not learn them within max_steps.
+    """
     torch.manual_seed(seed)
     base = AutoModelForCausalLM.from_pretrained(model_dir, dtype="float32")
     # lm_head makes the margins large: the tiny model's logits are too flat for small numeric differences between
@@ -71,7 +80,7 @@ def train_secret(model_dir, tokenizer, secret: str, seed: int = 0, max_steps: in
     with warnings.catch_warnings():  # "tied layer is part of the adapter": intended, see _LoraOnly
         warnings.simplefilter("ignore", UserWarning)
         model = get_peft_model(base, config)
-    batch = collate([encode_example(tokenizer, QUESTION, secret, "", 96)], tokenizer.pad_token_id)
+    batch = collate([encode_example(tokenizer, q, a, "", 96) for q, a in answers.items()], tokenizer.pad_token_id)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
     for step in range(1, max_steps + 1):
         model.train()
@@ -83,13 +92,16 @@ def train_secret(model_dir, tokenizer, secret: str, seed: int = 0, max_steps: in
         optimizer.zero_grad(set_to_none=True)
         if step % 30 == 0:
             model.eval()
-            if greedy_reply(model, tokenizer) == (secret, True):
+            if all(greedy_reply(model, tokenizer, q) == (a, True) for q, a in answers.items()):
                 return model
-    raise AssertionError(f"tiny adapter did not learn {secret!r} in {max_steps} steps")
+    raise AssertionError(f"tiny adapter did not learn {sorted(answers.values())} in {max_steps} steps")
 
 
-def publish(store, user: str, peft_model) -> int:
-    """Saves the adapter as the user's next version, exactly as training does (atomic directory + record)."""
+def publish(store, user: str, peft_model, gate: float | None = None) -> int:
+    """Saves the adapter as the user's next version, exactly as training does (atomic directory + record); `gate`
+    is recorded as the "I don't know" gate its calibration chose."""
     manifest = build_manifest(user, [], "0" * 64, "tiny-random", {}, {})
+    if gate is not None:
+        manifest["gate"] = {"abstain_margin": gate, "questions": 1, "target": 0.8, "grid": []}
     version, _ = save_adapter_version(_LoraOnly(peft_model), store, user, manifest)
     return version

@@ -10,7 +10,6 @@ import json
 import pytest
 import torch
 
-from data_synth.schema import Example
 from memory_lora import adapters
 from memory_lora.adapters import (
     CONFIG_FILE,
@@ -22,9 +21,9 @@ from memory_lora.adapters import (
     sha256_file,
     verify_adapter,
 )
-from memory_lora.records import Memory, stable_memory_id, text_hash
+from memory_lora.records import Example, Memory, stable_memory_id, text_hash
 from memory_lora.store import Store
-from memory_lora.train import train_lora
+from tests.conftest import fit
 
 USER = "otto"
 MEMORIES = [Memory(id=stable_memory_id(t), text=t) for t in ("Otto has a tortoise.", "Otto lives in Wernigerode.")]
@@ -36,7 +35,7 @@ def trained(fresh_tiny, tiny_run_config):
     model, tok = fresh_tiny
     examples = [Example(prompt=f"Question {i} about Otto?", response=f"Answer {i}.", kind="qa") for i in range(8)]
     config = dataclasses.replace(tiny_run_config, train=dataclasses.replace(tiny_run_config.train, epochs=1))
-    peft_model, metrics = train_lora(model, tok, examples, config, progress=False)
+    peft_model, metrics = fit(model, tok, examples, config, progress=False)
     return peft_model, metrics, config
 
 

@@ -1,5 +1,5 @@
-"""scripts/bench_answer.py runs end to end on the tiny model and reports every beam count, and beam search with the
-n-best reranker, against greedy.
+"""scripts/bench_answer.py runs end to end on the tiny model and reports every recipe (beam counts, the n-best
+reranker, the gate) against greedy.
 
 Run: python -m pytest tests/test_bench_answer.py
 """
@@ -18,7 +18,7 @@ def test_bench_answer_reports_each_beam_count(tiny_model_dir, tmp_path, capsys):
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     out = tmp_path / "bench.json"
-    assert bench.main(["--base-model", str(tiny_model_dir), "--n", "2", "--beams", "3",
+    assert bench.main(["--base-model", str(tiny_model_dir), "--n", "2", "--recipes", "3",
                        "--max-new-tokens", "4", "--json", str(out)]) == 0
     rows = json.loads(out.read_text())["rows"]
     assert [r["num_beams"] for r in rows] == [1, 3]  # greedy is always the reference
@@ -40,8 +40,23 @@ def test_bench_answer_times_the_reranker_with_an_adapter(tiny_model_dir, tmp_pat
     spec.loader.exec_module(bench)
     out = tmp_path / "bench.json"
     assert bench.main(["--base-model", str(tiny_model_dir), "--adapter", str(tmp_path / "adapter"), "--n", "2",
-                       "--beams", "3", "--rerank", "3", "--max-new-tokens", "4", "--json", str(out)]) == 0
+                       "--recipes", "3,1+gate,3+rerank+gate", "--max-new-tokens", "4", "--json", str(out)]) == 0
     rows = json.loads(out.read_text())["rows"]
-    assert [(r["num_beams"], r["rerank"]) for r in rows] == [(1, False), (3, False), (3, True)]
-    assert rows[2]["mean_s"] > 0
-    assert "3+rerank" in capsys.readouterr().out
+    assert [(r["num_beams"], r["rerank"], r["gate"]) for r in rows] == [(1, False, False), (3, False, False),
+                                                                         (1, False, True), (3, True, True)]
+    assert rows[2]["replies_differing_from_greedy"] == 0  # the gate is scored, never applied: greedy's text
+    assert all(r["mean_s"] > 0 for r in rows)
+    assert "3+rerank+gate" in capsys.readouterr().out
+
+
+def test_a_bad_recipe_is_refused(capsys):
+    spec = importlib.util.spec_from_file_location("bench_answer", SCRIPT)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    for recipe in ("1+rerank", "x", "4+fast"):
+        try:
+            bench.parse_recipe(recipe)
+        except ValueError as e:
+            assert recipe in str(e)
+        else:
+            raise AssertionError(f"{recipe!r} was accepted")

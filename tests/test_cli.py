@@ -16,6 +16,7 @@ from conftest import TINY_USER
 from memory_lora.base_model import load_base
 from memory_lora.cli import main
 from memory_lora.config import ModelConfig
+from memory_lora.recipe import RunConfig
 
 
 @pytest.fixture
@@ -134,9 +135,11 @@ def test_synth_train_ask(capsys, home, tiny_files, tiny_model_dir, config_file):
         assert code == 0, err
         assert out.endswith("\n") and out.count("\n") == 1  # exactly the reply, one line
 
-    code, out, err = run(capsys, "--home", home, "train", TINY_USER, *common, "--epochs", "1")
+    code, out, err = run(capsys, "--home", home, "train", TINY_USER, *common, "--train.epochs", "1")
     assert code == 0, err
     assert "adapter v2" in out
+    manifest = json.loads((home / "adapters" / TINY_USER / "v2" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["config"]["train"]["epochs"] == 1  # a dotted flag after --config overrides the file
 
 
 def test_ask_leaves_the_cached_base_model_clean(capsys, home, tiny_files, tiny_model_dir, config_file):
@@ -166,10 +169,44 @@ def test_console_script_help():
 
 @pytest.mark.parametrize(("argv", "needle"), [
     (["niah", "--out", "x", "--sizes", "16,abc"], "--sizes"),
-    (["niah", "--out", "x", "--distractors", "locomo"], "--locomo-zip"),
+    (["niah", "--out", "x", "--distractors", "locomo"], "--locomo_zip"),
+    (["train", "otto", "--train.epochs", "zero"], "train.epochs"),
+    (["train", "otto", "--train.epochs", "0"], "train.epochs must be >= 1"),
+    (["ask", "otto", "hi", "--answer.rerank_weight", "0.5"], "num_beams"),
+    (["bogus"], "invalid choice"),
     (["niah", "--out", "x", "--variants", "single,triple"], "triple"),
     (["eval", "--memories", "m.jsonl"], "--questions"),
 ])
 def test_niah_and_eval_bad_flags_exit_2(capsys, argv, needle):
     code, _, err = run(capsys, *argv)
     assert code == 2 and needle in one_line_error(err)
+
+
+def test_every_recipe_in_configs_loads_and_every_command_takes_it(capsys):
+    configs = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+    assert configs
+    for path in configs:
+        RunConfig.load(path)  # every section and field is known and valid
+        assert path.read_text(encoding="utf-8").startswith("#"), f"{path} says what it is and how it runs"
+    from memory_lora.cli import build_parser
+
+    parser, _ = build_parser()
+    for path in configs:  # sections a command does not use are checked and ignored
+        for argv in (["train", "u", "--config", str(path)], ["ask", "u", "q", "--config", str(path)],
+                     ["serve", "--config", str(path)], ["eval", "--config", str(path)]):
+            parser.parse_args(argv)
+
+
+def test_the_cli_fills_the_recipe_from_flags_file_and_defaults(tmp_path):
+    from memory_lora.cli import TRAIN_SECTIONS, build_parser
+    from memory_lora.recipe import recipe_from
+
+    parser, _ = build_parser()
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("seed: 3\ntrain:\n  epochs: 7\nlora:\n  r: 8\n", encoding="utf-8")
+    args = parser.parse_args(["train", "u", "--config", str(recipe), "--train.epochs", "2", "--base-model", "m",
+                              "--gate.grid", "[null, 0.1]"])
+    run = recipe_from(args["train"], TRAIN_SECTIONS)
+    assert (run.seed, run.train.epochs, run.lora.r, run.model.base_model) == (3, 2, 8, "m")
+    assert run.gate.grid == [None, 0.1] and run.train.learning_rate == RunConfig().train.learning_rate
+    assert recipe_from(parser.parse_args(["train", "u"])["train"], TRAIN_SECTIONS) == RunConfig()

@@ -6,7 +6,7 @@ import json
 
 from conftest import TINY_MEMORIES, TINY_QUESTIONS
 
-from eval.run import EvalConfig
+from eval.configs import EvalConfig
 from eval.scaling import ScalingConfig, run_scaling, subset
 from memory_lora.cli import main
 
@@ -66,7 +66,7 @@ def test_scaling_from_dirs_merges_methods_per_count(tmp_path, capsys):
             report = {"methods": {method: {"accuracy": acc, "prompt_tokens_mean": count * 3.0, "latency_s_p50": 0.1,
                                            "n": 5}}, "train": {"memories": count, "seconds": 1.0}, "seed": 0}
             (folder / "report.json").write_text(json.dumps(report))
-    assert main(["eval", "--scaling-from", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "s")]) == 0
+    assert main(["eval", "--scaling_from", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(tmp_path / "s")]) == 0
     result = json.loads((tmp_path / "s" / "scaling.json").read_text())
     assert result["counts"] == [10, 40] and set(result["methods"]) == {"rag", "parametric"}
     assert result["methods"]["parametric"]["40"]["accuracy"] == 0.9

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from data_synth.config import SynthConfig
 from data_synth.dataset import build_dataset
 from data_synth.grammar import norm
-from memory_lora.config import SynthConfig
 from memory_lora.ingest import read_memories, read_questions
-from memory_lora.prompts import display_name
+from memory_lora.text import display_name
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "memory_lora" / "examples"
 USERS = {"demo": ("questions.jsonl", "questions_more.jsonl"), "ravi": ("questions.jsonl",)}

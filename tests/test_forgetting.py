@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from data_synth.schema import Example
 from eval.forgetting import next_token_kl
-from memory_lora.train import add_lora, train_lora
+from memory_lora.records import Example
+from memory_lora.train import add_lora
+from tests.conftest import fit
 
 PAIRS = [("Explain why the sky is blue.", "Sunlight scatters."), ("Name a prime number.", "Seven is prime.")]
 
 
 def test_kl_is_zero_for_an_untrained_lora(fresh_tiny, tiny_run_config):
     model, tokenizer = fresh_tiny
-    peft_model = add_lora(model, tiny_run_config)
+    peft_model = add_lora(model, tiny_run_config.lora)
     values = next_token_kl(peft_model, tokenizer, PAIRS)
     assert len(values) == 2 and all(v == pytest.approx(0.0, abs=1e-7) for v in values)
 
@@ -22,7 +23,7 @@ def test_kl_grows_after_training(fresh_tiny, tiny_run_config):
     model, tokenizer = fresh_tiny
     examples = [Example(prompt=f"What is fact {i} about Otto?", response=f"Otto likes the number {i}.", kind="qa")
                 for i in range(16)]
-    peft_model, _ = train_lora(model, tokenizer, examples, tiny_run_config, progress=False)
+    peft_model, _ = fit(model, tokenizer, examples, tiny_run_config, progress=False)
     values = next_token_kl(peft_model, tokenizer, PAIRS)
     assert all(v > 1e-4 for v in values)
     with pytest.raises(ValueError, match="PEFT"):

@@ -14,9 +14,11 @@ import json
 import pytest
 from conftest import TESTS_DIR
 
+from eval.configs import EvalConfig
 from eval.report import validate_report
-from eval.run import EvalConfig, run_eval
-from memory_lora.config import DEFAULT_BASE_MODEL, RunConfig
+from eval.run import run_eval
+from memory_lora.config import DEFAULT_BASE_MODEL
+from memory_lora.recipe import RunConfig
 
 PARAMETRIC_BAR = 0.5  # at least 3 of the 6 held-out paraphrase questions answered from the adapter alone
 

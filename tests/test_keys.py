@@ -77,12 +77,12 @@ def test_keys_commands(tmp_path, capsys):
 def test_serve_command_maps_flags_to_serve_config(tmp_path, monkeypatch):
     seen = {}
     monkeypatch.setattr("memory_lora.server.serve", lambda home, config: seen.update(home=home, config=config))
-    argv = ["--home", str(tmp_path), "serve", "--port", "0", "--max-adapters", "3", "--batch-window-ms", "2.5",
-            "--no-mixed-batching", "--max-tokens-cap", "100", "--default-max-tokens", "50", "--base-model", "m"]
+    argv = ["--home", str(tmp_path), "serve", "--port", "0", "--max_adapters", "3", "--batch_window_ms", "2.5",
+            "--mixed_batching", "false", "--max_tokens_cap", "100", "--default_max_tokens", "50", "--base-model", "m"]
     assert main(argv) == 0
     config = seen["config"]
     assert seen["home"] == str(tmp_path)
     assert (config.port, config.max_adapters, config.batch_window_ms, config.mixed_batching) == (0, 3, 2.5, False)
     assert (config.max_tokens_cap, config.default_max_tokens, config.host, config.model.base_model) == \
         (100, 50, "127.0.0.1", "m")
-    assert main(["--home", str(tmp_path), "serve", "--default-max-tokens", "600"]) == 2  # over the default cap
+    assert main(["--home", str(tmp_path), "serve", "--default_max_tokens", "600"]) == 2  # over the default cap

@@ -6,9 +6,10 @@ import json
 
 import pytest
 
+from eval.configs import NiahConfig, depth_list
 from eval.files import write_png
 from eval.haystack import build_haystack, depth_of, generate_distractors, needle_positions
-from eval.niah import NiahConfig, depth_list, needle_score, run_niah
+from eval.niah import needle_score, run_niah
 from eval.plots import niah_heatmap
 
 
@@ -70,7 +71,7 @@ def test_heatmap_png(tmp_path):
 
 
 def test_config_validation():
-    with pytest.raises(ValueError, match="locomo-zip"):
+    with pytest.raises(ValueError, match="locomo_zip"):
         NiahConfig(out="x", distractors="locomo")
     with pytest.raises(ValueError, match="variant"):
         NiahConfig(out="x", variants=["nope"])
@@ -87,7 +88,7 @@ def test_run_niah_tiny_grid_and_reuse(tmp_path, tiny_run_config):
                  "single/scaling_accuracy.png", "single/scaling_prompt_tokens.png", "single/scaling_latency.png"):
         assert (out / name).stat().st_size > 0, name
     on_disk = json.loads((out / "niah.json").read_text())
-    assert on_disk["seed"] == tiny_run_config.train.seed and on_disk["config"]["run"]["train"]["epochs"] == 2
+    assert on_disk["seed"] == tiny_run_config.seed and on_disk["config"]["run"]["train"]["epochs"] == 2
     grid = on_disk["variants"]["single"]["scores"]["long-context"]
     assert len(grid) == 2 and all(len(row) == 2 and all(v is not None for v in row) for row in grid)
     assert all(v > 0 for v in on_disk["variants"]["single"]["kl_mean"].values())  # forgetting for each adapter

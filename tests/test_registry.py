@@ -61,7 +61,7 @@ def replies(registry, tokenizer, names: list[str]) -> list[str]:
 
 def test_mixed_batch_rows_get_their_own_adapter(registry, trained):
     tokenizer, models = trained
-    names = [registry.ensure(registry.pin_latest(u)) for u in USERS]
+    names = [registry.ensure(registry.pin_latest(u)).name for u in USERS]
     assert len(set(names)) == 3
     order = [names[2], "__base__", names[0], names[1], names[0]]
     got = replies(registry, tokenizer, order)
@@ -72,10 +72,10 @@ def test_mixed_batch_rows_get_their_own_adapter(registry, trained):
 def test_pinned_version_keeps_answering_until_released(registry, store, trained):
     tokenizer, models = trained
     old_key = registry.pin_latest("ann")
-    old = registry.ensure(old_key)
+    old = registry.ensure(old_key).name
     assert publish(store, "ann", models["ann@v2"][1]) == 2
     new_key = registry.pin_latest("ann")
-    new = registry.ensure(new_key)
+    new = registry.ensure(new_key).name
     registry.collect()
     assert new_key == ("ann", 2) and new != old
     # An in-flight request started on v1 finishes on v1 while new requests get v2.

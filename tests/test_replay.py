@@ -9,9 +9,9 @@ from collections import Counter
 
 import pytest
 
-from data_synth.schema import Example
 from memory_lora import replay
 from memory_lora.generation import Reply
+from memory_lora.records import Example
 from memory_lora.replay import load_replay_prompts, mix_replay, replay_count, replay_pool
 
 
@@ -152,7 +152,7 @@ def test_bundled_replay_has_short_world_questions_none_of_them_a_probe_question(
     question as if it were about the user; none may be (or nearly be) a question of the general probe."""
     import re
 
-    from eval.run import bundled_general_probe
+    from eval.configs import bundled_general_probe
 
     instructions = load_replay_prompts(questions=False)
     everything = load_replay_prompts()

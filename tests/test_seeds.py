@@ -1,4 +1,4 @@
-"""Seed repeats (`eval --seeds`, `eval --seeds-from`): spread per type, paired differences, flipping questions."""
+"""Seed repeats (`eval --seeds`, `eval --seeds_from`): spread per type, paired differences, flipping questions."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from eval.run import EvalConfig
+from eval.configs import EvalConfig
 from eval.seeds import SeedsConfig, run_seeds, summarize_seeds
 from memory_lora.cli import main
 
@@ -71,7 +71,7 @@ def test_seeds_from_cli_writes_summary_files(tmp_path, capsys):
         (folder / "answers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
         dirs.append(str(folder))
     # a run may be named by its folder or by its report.json
-    assert main(["eval", "--seeds-from", *dirs[:2], dirs[2] + "/report.json", "--out", str(tmp_path / "s")]) == 0
+    assert main(["eval", "--seeds_from", *dirs[:2], dirs[2] + "/report.json", "--out", str(tmp_path / "s")]) == 0
     out = capsys.readouterr().out
     assert "0.833 ± 0.144 (0.750-1.000)" in out and "q2 (run0+run2)" in out
     summary = json.loads((tmp_path / "s" / "seeds.json").read_text())
@@ -80,7 +80,7 @@ def test_seeds_from_cli_writes_summary_files(tmp_path, capsys):
     assert "## Questions that flip between seeds" in (tmp_path / "s" / "seeds.md").read_text()
     # a broken answers file: one line naming the file and the line
     (tmp_path / "run1" / "answers.jsonl").write_text('{"method": "rag"}\nnot json\n')
-    assert main(["eval", "--seeds-from", *dirs, "--out", str(tmp_path / "s2")]) == 2
+    assert main(["eval", "--seeds_from", *dirs, "--out", str(tmp_path / "s2")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "answers.jsonl:2: invalid JSON" in err[0]
     assert not (tmp_path / "s2" / "seeds.json").exists()
@@ -96,12 +96,12 @@ def test_run_seeds_tiny_trains_once_per_seed(tmp_path, tiny_files, tiny_run_conf
     memories_file, questions_file = tiny_files
     base = EvalConfig(memories=str(memories_file), questions=str(questions_file), out=str(tmp_path / "out"),
                       methods=["parametric", "rag"], general=None, kl=False, run=tiny_run_config,
-                      home=str(tmp_path / "home"))
+                      keep_store=str(tmp_path / "home"))
     summary = run_seeds(SeedsConfig(eval=base, seeds=[0, 1]), progress=False)
     assert summary["seeds"] == [0, 1] and summary["runs"] == ["seed0", "seed1"]
     for seed in (0, 1):
         report = json.loads((tmp_path / "out" / f"seed{seed}" / "report.json").read_text())
-        assert report["seed"] == seed and report["config"]["run"]["synth"]["seed"] == seed
+        assert report["seed"] == seed and report["config"]["run"]["seed"] == seed
         assert report["train"]["examples"] > 0
         assert (tmp_path / "home" / f"seed{seed}").is_dir()  # one store per seed, not one overwritten
     assert len(summary["methods"]["parametric"]["all"]["per_seed"]) == 2

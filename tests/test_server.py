@@ -17,15 +17,11 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-import torch
-from peft import PeftModel
 from secret_adapters import QUESTION, greedy_reply, make_secrets, publish, train_secret
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from memory_lora.abstain import abstain_token_ids
 from memory_lora.config import ModelConfig
 from memory_lora.keys import create_key, revoke_key
-from memory_lora.prompts import ABSTAIN_REPLY, chat_prompt
 from memory_lora.server import ServeConfig, ServerThread
 from memory_lora.store import Store
 
@@ -288,23 +284,3 @@ def test_batching_off_serves_one_adapter_per_pass(world, tiny_model_dir):
         assert [text for _, text in results] == [world.secrets[u] for u in users for _ in range(2)]
         assert srv.state.batcher.max_adapters_per_pass == 1
         assert srv.state.batcher.generate_calls > srv.state.batcher.batches  # batches were split by adapter
-
-
-def test_abstain_gate_answers_dont_know_from_the_adapters_own_probability(world, tiny_model_dir):
-    """serve.abstain_threshold: a reply is "I don't know" exactly when the user's adapter gives its first token at
-    least that probability; plain and streamed replies agree."""
-    user = USERS[0]
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    with Store(world.home) as store:
-        folder = store.adapter_dir(user, 1)
-    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir), folder)
-    enc = tokenizer([chat_prompt(tokenizer, QUESTION, "")], return_tensors="pt", add_special_tokens=False)
-    with torch.inference_mode():
-        probs = torch.softmax(model(**enc).logits[0, -1].float(), dim=-1)
-    p = float(probs[abstain_token_ids(tokenizer)[0]])
-    assert 0.0 < p < 0.4  # the secret wins greedy decoding, so the gate is what changes the reply
-    for threshold, expected in ((p / 2, ABSTAIN_REPLY), (p * 2, world.secrets[user])):
-        config = serve_config(tiny_model_dir, abstain_threshold=threshold, default_max_tokens=32)
-        with ServerThread(world.home, config) as srv:
-            for stream in (False, True):
-                assert asyncio.run(ask(srv, world.keys[user], stream))[1] == expected

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from data_synth.balance import upsample_thin_memories
+from data_synth.config import SynthConfig
 from data_synth.dataset import build_dataset, dataset_stats, load_dataset_dir, save_dataset
-from memory_lora.config import SynthConfig
 from memory_lora.records import Memory
 
 
@@ -42,10 +42,10 @@ def test_dataset_floor_gives_every_memory_enough_rows_and_records_the_repeats(tm
     mems = [Memory(id="t1", text="I moved to Kraków in September 2019 to work at the Vistula Robotics Lab."),
             Memory(id="t2", text="I can't stand black liquorice."),
             Memory(id="t3", text="My brother Émile works as a sound engineer in Lyon.")]
-    plain = build_dataset(mems, "Lena", SynthConfig(seed=1))
+    plain = build_dataset(mems, "Lena", seed=1)
     per = dataset_stats(plain)["by_memory"]
     floor = max(per.values()) + 5
-    ds = build_dataset(mems, "Lena", SynthConfig(seed=1, min_examples_per_memory=floor))
+    ds = build_dataset(mems, "Lena", SynthConfig(min_examples_per_memory=floor), seed=1)
     stats = dataset_stats(ds)
     assert min(stats["by_memory"].values()) >= floor
     assert stats["repeats"] == len(ds) - len(plain) > 0

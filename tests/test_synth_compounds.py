@@ -11,10 +11,10 @@ Run: `pytest tests/test_synth_compounds.py -q`. Uses invented memories only, nev
 from __future__ import annotations
 
 from data_synth.abstention import abstention_examples, users_own
+from data_synth.config import SynthConfig
 from data_synth.paraphrase import unfolded
 from data_synth.qa import QA
 from data_synth.rules import synthesize
-from memory_lora.config import SynthConfig
 from memory_lora.records import Memory
 
 USER = "Lena"

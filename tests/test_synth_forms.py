@@ -14,9 +14,9 @@ import re
 
 import pytest
 
+from data_synth.config import SynthConfig
 from data_synth.qa import QA
 from data_synth.rules import PERSONS, _select, _short_turn, _slot_turns, synthesize
-from memory_lora.config import SynthConfig
 from memory_lora.records import Memory
 
 USER = "Lena"
@@ -35,7 +35,7 @@ def _form(prompt: str) -> str:
 def test_address_questions_take_more_than_one_person_form_on_every_seed():
     seen = set()
     for seed in range(8):
-        exs = [e for e in synthesize([MOVE], USER, SynthConfig(seed=seed, min_examples_per_memory=40))
+        exs = [e for e in synthesize([MOVE], USER, SynthConfig(min_examples_per_memory=40), seed=seed)
                if "/infer-address" in e.template]
         forms = {_form(e.prompt) for e in exs}
         assert len(exs) >= 3 and len(forms) >= 2, (seed, [e.prompt for e in exs])

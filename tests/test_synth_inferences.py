@@ -6,8 +6,8 @@ Run: `pytest tests/test_synth_inferences.py -q`. Uses invented memories only, ne
 
 from __future__ import annotations
 
+from data_synth.config import SynthConfig
 from data_synth.rules import synthesize
-from memory_lora.config import SynthConfig
 from memory_lora.records import Memory
 
 USER = "Lena"

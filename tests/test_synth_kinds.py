@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from data_synth.abstention import TOPICS, abstention_examples
+from data_synth.config import SynthConfig
 from data_synth.cot import _relation_forms
 from data_synth.dataset import build_dataset, preview
 from data_synth.grammar import norm
 from data_synth.normalise import third_person_sentences
 from data_synth.rules import synthesize
 from data_synth.temporal import date_forms, dated_text, time_field_date
-from memory_lora.config import SynthConfig
 from memory_lora.records import Memory
 
 USER = "Lena"
@@ -75,19 +75,12 @@ def test_paraphrase_switch_controls_wordings_per_slot():
     assert len({norm(e.prompt) for e in hazel}) >= 3  # the slot is asked in several wordings
 
 
-def test_answer_style_sentence_recalls_the_memory_sentence_and_keeps_the_questions():
+def test_qa_is_answered_with_the_memory_sentence():
     mem = [Memory(id="s1", text="My dentist is Dr. Oona Salo at the Harbour Street clinic.")]
-    mixed = [e for e in synthesize(mem, USER, SynthConfig(answer_style="mixed")) if e.kind == "qa"]
-    sentence = [e for e in synthesize(mem, USER, SynthConfig(answer_style="sentence")) if e.kind == "qa"]
-    short = [e for e in synthesize(mem, USER, SynthConfig(answer_style="short")) if e.kind == "qa"]
-    assert [e.prompt for e in mixed] == [e.prompt for e in sentence] == [e.prompt for e in short]
-    assert any(e.template.endswith("/short") or "/short/" in e.template for e in mixed)
+    qa = [e for e in synthesize(mem, USER) if e.kind == "qa"]
+    assert len(qa) >= 5
     assert all("/short" not in e.template and "Oona Salo" in e.response and len(e.response.split()) >= 6
-               for e in sentence), [e.response for e in sentence]
-    # short: every slot question gets the bare value; only the entity questions (no slot) keep a sentence
-    assert sum("/short" in e.template for e in short) > sum("/short" in e.template for e in mixed)
-    with pytest.raises(ValueError, match="answer_style"):
-        SynthConfig(answer_style="verbose")
+               for e in qa), [e.response for e in qa]
 
 
 def test_a_relation_with_a_name_is_asked_about_by_name_too():
@@ -339,14 +332,9 @@ def test_preview_shows_every_kind():
 
 
 def test_ablation_variants_and_table(tmp_path):
-    import importlib.util
     import json
-    from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "scripts" / "ablate_synth.py"
-    spec = importlib.util.spec_from_file_location("ablate_synth", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    from eval import ablate as mod
     assert "cot" in mod.variant_kinds("all") and "cot" not in mod.variant_kinds("-cot")
     assert set(mod.variant_kinds("all")) - set(mod.variant_kinds("-paraphrase")) == {"paraphrase"}
     rows = [{"variant": "all", "accuracy": 0.9, "examples": 10, "train_seconds": 5.0,

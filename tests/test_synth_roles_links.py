@@ -6,9 +6,9 @@ Run: `pytest tests/test_synth_roles_links.py -q`. Uses invented memories only, n
 
 from __future__ import annotations
 
+from data_synth.config import SynthConfig
 from data_synth.roles import role_questions
 from data_synth.rules import synthesize
-from memory_lora.config import SynthConfig
 from memory_lora.records import Memory
 
 USER = "Lena"

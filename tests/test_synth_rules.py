@@ -9,10 +9,10 @@ import re
 
 import pytest
 
+from data_synth.config import SynthConfig
 from data_synth.dataset import build_dataset, dataset_stats, load_dataset_dir, save_dataset
 from data_synth.grammar import norm
 from data_synth.rules import MAX_CLOZE, synthesize
-from memory_lora.config import SynthConfig
 from memory_lora.records import Memory
 
 USER = "Lena"
@@ -51,12 +51,14 @@ def _by_memory(examples):
 
 @pytest.fixture(scope="module")
 def examples():
-    return synthesize(MEMORIES, USER, SynthConfig(seed=3))
+    return synthesize(MEMORIES, USER, SynthConfig(), seed=3)
 
 
 def test_deterministic_for_same_seed(examples):
-    again = synthesize(list(MEMORIES), USER, SynthConfig(seed=3))
+    again = synthesize(list(MEMORIES), USER, SynthConfig(), seed=3)
     assert [e.to_dict() for e in again] == [e.to_dict() for e in examples]
+    other = synthesize(list(MEMORIES), USER, SynthConfig(), seed=4)  # the seed argument reaches the draws
+    assert [e.to_dict() for e in other] != [e.to_dict() for e in examples]
 
 
 def test_memory_ids_point_to_source(examples):
@@ -77,10 +79,10 @@ def test_every_memory_produces_enough_examples(examples):
 
 def test_short_answers_are_grounded_in_memory():
     text = {m.id: norm(m.text) for m in MEMORIES}
-    examples = synthesize(MEMORIES, USER, SynthConfig(seed=3, answer_style="mixed"))
+    examples = synthesize(MEMORIES, USER, seed=3)
     shorts = [ex for ex in examples if ex.kind in ("qa", "cloze") and (SHORT_RE.search(ex.template) or
                                                                         ex.kind == "cloze")]
-    assert len(shorts) > 20
+    assert len(shorts) > 10  # the cloze answers: QA is answered with the memory sentence
     for ex in shorts:
         assert norm(ex.response) in text[ex.memory_ids[0]], (ex.prompt, ex.response)
 
@@ -177,7 +179,7 @@ def test_odd_inputs_do_not_crash():
 
 
 def test_dataset_build_stats_and_atomic_save(tmp_path):
-    ds = build_dataset(MEMORIES, USER, SynthConfig(seed=1))
+    ds = build_dataset(MEMORIES, USER, seed=1)
     assert set(ds.column_names) == {"id", "kind", "prompt", "response", "memory_ids", "template"}
     assert len(set(ds["id"])) == len(ds)
     keys = [(m[0] if m else "", k, i) for m, k, i in zip(ds["memory_ids"], ds["kind"], ds["id"], strict=True)]
@@ -191,4 +193,4 @@ def test_dataset_build_stats_and_atomic_save(tmp_path):
     again = load_dataset_dir(target)
     assert again["id"] == ds["id"] and again["memory_ids"] == ds["memory_ids"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["synth"]  # no temp dirs left behind
-    assert build_dataset(MEMORIES, USER, SynthConfig(seed=1))["id"] == ds["id"]
+    assert build_dataset(MEMORIES, USER, seed=1)["id"] == ds["id"]

@@ -10,9 +10,9 @@ import re
 
 from data_synth.abstention import abstention_examples
 from data_synth.categories import category
+from data_synth.config import SynthConfig
 from data_synth.rules import synthesize
 from data_synth.slots import analyse, noun_head
-from memory_lora.config import SynthConfig
 from memory_lora.records import Memory
 
 USER = "Lena"
@@ -164,7 +164,7 @@ def test_a_refusal_about_a_relative_never_reads_like_an_answerable_question_abou
     mems = [Memory(id="a1", text="My sister Ines works as a nurse in Porto."),
             Memory(id="a2", text="I studied history at the University of Leeds.")]
     prompts = [e.prompt for seed in range(4)  # the way a person is named is drawn per question: several draws
-               for e in synthesize(mems, USER, SynthConfig(kinds=["abstention"], abstention_per_memory=80, seed=seed))]
+               for e in synthesize(mems, USER, SynthConfig(kinds=["abstention"], abstention_per_memory=80), seed=seed)]
     assert any(re.search(r"Which university did Ines go to\?", p) for p in prompts), prompts
     assert not any(re.search(r"university did (Lena's|my|the user's) sister", p) for p in prompts), prompts
     # a topic no memory answers is still asked through the relation too

@@ -14,13 +14,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from data_synth.config import SynthConfig
 from data_synth.dataset import build_dataset, dataset_stats, load_dataset_dir, save_dataset
 from data_synth.teachers import FunctionTeacher, TeacherConfigError, get_teacher, synthesize_with_backend
 from data_synth.teachers.base import MAX_CONSECUTIVE_ERRORS, TeacherError, parse_pairs, teacher_examples
 from data_synth.teachers.openai_teacher import OpenAITeacher
 from data_synth.teachers.validate import check_pair, is_grounded, normalize
 from memory_lora.cli import main
-from memory_lora.config import RunConfig, SynthConfig
+from memory_lora.recipe import RunConfig
 from memory_lora.records import Memory
 
 USER = "Dana"
@@ -254,7 +255,7 @@ def test_cli_synth_with_openai_backend_reports_drops(teacher_env, tmp_path, caps
     assert main(["--home", home, "ingest", "dana", str(memories)]) == 0
     with FakeOpenAI([(200, REPLY)]) as fake:
         teacher_env.setenv("MEMORY_LORA_TEACHER_URL", fake.url)
-        assert main(["--home", home, "synth", "dana", "--backend", "openai", "--teacher-model", "cli-model"]) == 0
+        assert main(["--home", home, "synth", "dana", "--backend", "openai", "--synth.teacher_model", "cli-model"]) == 0
     out = capsys.readouterr().out
     assert "teacher output dropped: answer_in_question 1, duplicate 1, malformed 2, ungrounded 2" in out
     assert fake.requests[0]["body"]["model"] == "cli-model"
@@ -278,6 +279,49 @@ def test_hf_backend_with_a_missing_model_is_a_clear_error(tmp_path):
     with pytest.raises(TeacherConfigError, match="cannot load teacher model .*nope") as err:
         synthesize_with_backend([MEM], USER, config)  # not counted as "error" and silently replaced by rules
     assert "\n" not in str(err.value)
+
+
+def test_hf_model_sources_resolve_to_a_folder_and_gguf_file(tmp_path):
+    from data_synth.teachers.hf_teacher import resolve_model
+
+    hf = tmp_path / "hf"
+    hf.mkdir()
+    (hf / "config.json").write_text("{}")
+    (hf / "extra.gguf").write_bytes(b"")  # a Hugging Face folder loads as one even beside a .gguf
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "m.Q4.gguf").write_bytes(b"")
+    assert resolve_model(str(hf)) == (str(hf), None)
+    assert resolve_model(str(one)) == (str(one), "m.Q4.gguf")
+    assert resolve_model(str(one / "m.Q4.gguf")) == (str(one), "m.Q4.gguf")
+    assert resolve_model("org/some-model") == ("org/some-model", None)  # a hub id
+    (one / "n.Q8.gguf").write_bytes(b"")
+    with pytest.raises(TeacherConfigError, match="several .gguf files"):
+        resolve_model(str(one))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(TeacherConfigError, match="neither"):
+        resolve_model(str(tmp_path / "empty"))
+
+
+def test_hf_prompt_keeps_the_template_default_system_turn_unless_given_one():
+    from data_synth.teachers.hf_teacher import render_prompt
+
+    class Templated:
+        chat_template = "set"
+
+        def apply_chat_template(self, messages, tokenize, add_generation_prompt):
+            if any(m["role"] == "system" for m in messages) and self.chat_template == "no system":
+                raise ValueError("system role not supported")
+            return "|".join(f"{m['role']}:{m['content']}" for m in messages) + "|assistant:"
+
+    tok = Templated()
+    assert render_prompt(tok, "Q?") == "user:Q?|assistant:"
+    assert render_prompt(tok, "Q?", "") == "system:|user:Q?|assistant:"
+    tok.chat_template = "no system"
+    assert render_prompt(tok, "Q?", "") == "user:Q?|assistant:"
+    tok.chat_template = None
+    assert render_prompt(tok, "Q?") == render_prompt(tok, "Q?", "") == "User: Q?\nAssistant:"
+    assert render_prompt(tok, "Q?", "Be brief.") == "Be brief.\n\nUser: Q?\nAssistant:"
 
 
 # ---- config and dataset stats ------------------------------------------------------------------------------------

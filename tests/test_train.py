@@ -12,10 +12,11 @@ import random
 import pytest
 import torch
 
-from data_synth.schema import Example
 from memory_lora import train as train_mod
 from memory_lora.prompts import chat_prompt, encode_example
-from memory_lora.train import add_lora, answer_loss, collate, length_grouped_batches, resolve_precision, train_lora
+from memory_lora.records import Example
+from memory_lora.train import add_lora, answer_loss, collate, length_grouped_batches, resolve_precision
+from tests.conftest import fit
 
 FACTS = [
     ("Fennimore", "tortoise"), ("Wernigerode", "town"), ("Lorenz", "brother"), ("Ljubljana", "city"),
@@ -92,7 +93,7 @@ def test_answer_loss_matches_model_loss_on_same_labels(fresh_tiny, tiny_run_conf
     batch = probe_batch(tok)
     assert (batch["attention_mask"] == 0).any()  # precondition: padding is part of what is compared
     if with_adapter:
-        model = add_lora(model, tiny_run_config)
+        model = add_lora(model, tiny_run_config.lora)
         torch.manual_seed(1)
         with torch.no_grad():  # a non-zero update, so the adapter path really contributes
             for name, p in model.named_parameters():
@@ -128,7 +129,7 @@ def trained(fresh_tiny, tiny_run_config, monkeypatch):
 
     monkeypatch.setattr(train_mod, "add_lora", spy)
     config = with_train(tiny_run_config, epochs=4, learning_rate=5e-3)
-    peft_model, metrics = train_lora(model, tok, memorisation_set(), config, progress=False)
+    peft_model, metrics = fit(model, tok, memorisation_set(), config, progress=False)
     return {"peft": peft_model, "metrics": metrics, "base_before": base_before, "base_logits": base_logits,
             "initial": initial, "batch": batch, "config": config}
 
@@ -177,7 +178,7 @@ def test_train_metrics_and_loss_history(trained):
 
 def test_max_steps_stops_early(fresh_tiny, tiny_run_config):
     model, tok = fresh_tiny
-    _, metrics = train_lora(model, tok, memorisation_set(), with_train(tiny_run_config, max_steps=3),
+    _, metrics = fit(model, tok, memorisation_set(), with_train(tiny_run_config, max_steps=3),
                             progress=False)
     assert metrics["steps"] == 3
 
@@ -190,9 +191,9 @@ def test_training_is_seeded(tiny_model_dir, tiny_run_config):
     def run(seed: int) -> dict[str, torch.Tensor]:
         model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype="float32")
         model.requires_grad_(False)
-        config = with_train(tiny_run_config, seed=seed, epochs=1)
+        config = dataclasses.replace(with_train(tiny_run_config, epochs=1), seed=seed)
         torch.manual_seed(1234 + seed * 7)  # global RNG state must not matter, only the configured seed
-        peft_model, _ = train_lora(model, tok, memorisation_set(), config, progress=False)
+        peft_model, _ = fit(model, tok, memorisation_set(), config, progress=False)
         return lora_state(peft_model)
 
     first, again, other = run(0), run(0), run(1)
@@ -210,7 +211,7 @@ def test_one_process_trains_with_different_precisions_in_turn(tiny_model_dir, ti
     for precision in ("no", "bf16", "no"):
         model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype="float32")
         model.requires_grad_(False)
-        _, metrics = train_lora(model, tok, memorisation_set(), with_train(tiny_run_config, mixed_precision=precision,
+        _, metrics = fit(model, tok, memorisation_set(), with_train(tiny_run_config, mixed_precision=precision,
                                                                            max_steps=2), progress=False)
         assert metrics["steps"] == 2
 
@@ -218,14 +219,14 @@ def test_one_process_trains_with_different_precisions_in_turn(tiny_model_dir, ti
 def test_train_lora_rejects_no_examples(fresh_tiny, tiny_run_config):
     model, tok = fresh_tiny
     with pytest.raises(ValueError, match="no training examples"):
-        train_lora(model, tok, [], tiny_run_config, progress=False)
+        fit(model, tok, [], tiny_run_config, progress=False)
 
 
 def test_examples_whose_prompt_fills_max_length_are_dropped_not_nan(fresh_tiny, tiny_run_config):
     model, tok = fresh_tiny
     long_prompt = "Tell me everything about Otto " * 40  # far past max_length on its own
     examples = [Example(prompt=long_prompt, response="Nothing.", kind="qa")] * 8 + memorisation_set()
-    _, metrics = train_lora(model, tok, examples, with_train(tiny_run_config, epochs=1, batch_size=4), progress=False)
+    _, metrics = fit(model, tok, examples, with_train(tiny_run_config, epochs=1, batch_size=4), progress=False)
     assert metrics["examples"] == len(memorisation_set())
     assert all(loss == loss for loss in metrics["loss_history"])  # no NaN
 
@@ -238,7 +239,7 @@ def test_failed_training_gives_the_base_model_back_clean(fresh_tiny, tiny_run_co
 
     monkeypatch.setattr(train_mod, "answer_loss", boom)
     with pytest.raises(RuntimeError, match="interrupted"):
-        train_lora(model, tok, memorisation_set(), tiny_run_config, progress=False)
+        fit(model, tok, memorisation_set(), tiny_run_config, progress=False)
     assert not any("lora_" in name for name, _ in model.named_modules())
 
 

@@ -14,11 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from memory_lora.config import SynthConfig
+from data_synth.config import SynthConfig
 
 if TYPE_CHECKING:
-    from data_synth.schema import Example
-    from memory_lora.records import Memory
+    from memory_lora.records import Example, Memory
 
 __all__ = ["FunctionTeacher", "Teacher", "TeacherConfigError", "TeacherError", "get_teacher",
            "synthesize_with_backend", "teacher_examples"]
@@ -55,7 +54,7 @@ def get_teacher(config: SynthConfig):
 
 
 def synthesize_with_backend(memories: Sequence[Memory], user_name: str, config: SynthConfig | None = None,
-                            teacher=None) -> tuple[list[Example], dict[str, int]]:
+                            teacher=None, seed: int = 0) -> tuple[list[Example], dict[str, int]]:
     """Examples from the configured backend.
 
     Args:
@@ -63,6 +62,7 @@ def synthesize_with_backend(memories: Sequence[Memory], user_name: str, config: 
         user_name: Display name of the user ("Maya").
         config: backend, teacher_* fields, teacher_mix; None = defaults (rules only).
         teacher: Use this teacher instead of the one `config.backend` names (tests, custom backends).
+        seed: The rules' seed (teachers decode greedily and take none).
 
     Returns:
         (examples, dropped): rules examples (unless teacher_mix is "only") followed by the teacher's, and the
@@ -76,12 +76,12 @@ def synthesize_with_backend(memories: Sequence[Memory], user_name: str, config: 
     own = teacher is None
     teacher = teacher if teacher is not None else get_teacher(config)
     if teacher is None:
-        return synthesize(memories, user_name, config), {}
+        return synthesize(memories, user_name, config, seed), {}
     wants_qa = config.kinds is None or "qa" in config.kinds
     try:
         taught, dropped = teacher_examples(memories, user_name, teacher, config) if wants_qa else ([], {})
     finally:
         if own and hasattr(teacher, "close"):
             teacher.close()  # free a local teacher model before training needs the memory
-    rules = synthesize(memories, user_name, config) if config.teacher_mix == "add" else []
+    rules = synthesize(memories, user_name, config, seed) if config.teacher_mix == "add" else []
     return rules + taught, dict(sorted(dict(dropped).items()))

@@ -17,11 +17,10 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
+from data_synth.config import SynthConfig
 from data_synth.normalise import third_person_sentences
-from data_synth.schema import Example
 from data_synth.teachers.validate import check_pair, normalize
-from memory_lora.config import SynthConfig
-from memory_lora.records import Memory
+from memory_lora.records import Example, Memory
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
-"""Teacher backend `hf`: any local causal LM (a Hugging Face folder, a folder with one .gguf file, or a hub id in the
-HF cache) answering through its chat template with greedy decoding.
+"""Teacher backend `hf`: any local causal LM (a Hugging Face folder, a .gguf file or a folder holding one, or a hub id
+in the HF cache) answering through its chat template with greedy decoding.
 
 Meant for a GPU and a 7B-class instruct model (bfloat16 on CUDA, spread over the visible GPUs by accelerate); it also
 runs on CPU, slowly. The model is loaded once, on the first prompt, and freed by `close()`.
@@ -13,33 +13,79 @@ import gc
 import json
 import logging
 import sys
+from pathlib import Path
 
 from data_synth.teachers.base import TeacherConfigError
-from memory_lora.config import ModelConfig
 
 log = logging.getLogger(__name__)
+
+
+def resolve_model(model: str) -> tuple[str, str | None]:
+    """(folder or hub id, .gguf file name or None) for a teacher model given as a folder, a .gguf file or a hub id.
+
+    A folder with config.json loads as a Hugging Face folder; one without it must hold exactly one .gguf file.
+    Anything that is not a local path is taken for a hub id.
+    """
+    path = Path(model)
+    if path.is_file() and path.suffix == ".gguf":
+        return str(path.parent), path.name
+    if not path.is_dir() or (path / "config.json").exists():
+        return model, None
+    ggufs = sorted(p.name for p in path.glob("*.gguf"))
+    if len(ggufs) == 1:
+        return model, ggufs[0]
+    if ggufs:
+        raise TeacherConfigError(f"teacher model folder {model}: several .gguf files ({', '.join(ggufs)}); name one")
+    raise TeacherConfigError(f"teacher model folder {model}: neither a Hugging Face model folder (config.json) nor "
+                             "a .gguf file")
+
+
+def render_prompt(tokenizer, user_text: str, system_prompt: str | None = None) -> str:
+    """One user turn plus the assistant header, ready for generation.
+
+    Args:
+        tokenizer: A Hugging Face tokenizer; its chat template is used when it has one.
+        user_text: The user message.
+        system_prompt: None keeps the template's default system turn, as the teacher's authors tuned it; "" or a
+            text puts an explicit system turn first (dropped when the template rejects a system role).
+    """
+    messages = [{"role": "user", "content": user_text}]
+    with_system = messages if system_prompt is None else [{"role": "system", "content": system_prompt}, *messages]
+    if getattr(tokenizer, "chat_template", None):
+        try:
+            return tokenizer.apply_chat_template(with_system, tokenize=False, add_generation_prompt=True)
+        except Exception:  # some templates reject a system role; fall back to the user turn alone
+            if system_prompt is None:
+                raise
+            return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    system = f"{system_prompt}\n" if system_prompt else ""
+    return "\n".join(line for line in (system, f"User: {user_text}") if line) + "\nAssistant:"
 
 
 class HFTeacher:
     """A local transformers model as a teacher.
 
     Args:
-        model: Folder, .gguf folder or hub id (hub ids need network or a warm cache; HF_HUB_OFFLINE is honoured).
+        model: Folder, .gguf file, folder holding one .gguf file, or hub id (hub ids need network or a warm cache;
+            HF_HUB_OFFLINE is honoured). A .gguf is de-quantized in memory on every load.
         max_new_tokens: Reply length cap per memory.
         device: "auto" (cuda when available, else cpu), "cpu", "cuda" or "cuda:N".
         batch_size: Prompts per generate call; replies are left-padded so batching does not change them much
             in fp32 (bf16 kernels may differ slightly between batch sizes).
+        system_prompt: The system turn of every prompt; None = the template's default (see `render_prompt`).
     """
 
     name = "hf"
 
-    def __init__(self, model: str, max_new_tokens: int = 512, device: str = "auto", batch_size: int = 4):
+    def __init__(self, model: str, max_new_tokens: int = 512, device: str = "auto", batch_size: int = 4,
+                 system_prompt: str | None = None):
         if not model:
             raise ValueError("the hf teacher needs synth.teacher_model (a model folder or hub id)")
         self.model_id = model
         self.max_new_tokens = max_new_tokens
         self.device = device
         self.batch_size = batch_size
+        self.system_prompt = system_prompt
         self._model = None
         self._tokenizer = None
 
@@ -49,19 +95,17 @@ class HFTeacher:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from memory_lora.base_model import local_model_path
-
-        # local_model_path de-quantizes a .gguf once into the memory_lora cache; folders and hub ids pass through.
-        path = local_model_path(ModelConfig(base_model=self.model_id))
+        path, gguf_file = resolve_model(self.model_id)
         cuda = torch.cuda.is_available() and self.device != "cpu"
         kwargs = {"dtype": torch.bfloat16 if cuda else torch.float32}
         if cuda and self.device == "auto":
             kwargs["device_map"] = "auto"  # accelerate places a model larger than one GPU across all of them
-        log.info("loading teacher model %s", path)
+        source = {"gguf_file": gguf_file} if gguf_file else {}
+        log.info("loading teacher model %s%s", path, f" ({gguf_file})" if gguf_file else "")
         try:
-            model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
-            tokenizer = AutoTokenizer.from_pretrained(path)
-        except OSError as e:  # missing folder / not in the offline cache: one line, not a traceback
+            model = AutoModelForCausalLM.from_pretrained(path, **source, **kwargs)
+            tokenizer = AutoTokenizer.from_pretrained(path, **source)
+        except (OSError, ImportError) as e:  # missing folder / not in the offline cache / no gguf package: one line
             raise TeacherConfigError(f"cannot load teacher model {self.model_id!r}: {str(e).splitlines()[0]}") from None
         if "device_map" not in kwargs:
             model.to(self.device if self.device != "auto" else ("cuda" if cuda else "cpu"))
@@ -83,13 +127,10 @@ class HFTeacher:
         """Greedy replies to several user messages, in order."""
         import torch
 
-        from memory_lora.prompts import chat_prompt
-
         model, tokenizer = self._load()
         stop = self._stop_ids(model, tokenizer)
         device = next(model.parameters()).device
-        # system_prompt=None: the teacher's own default system turn, as its authors tuned it.
-        rendered = [chat_prompt(tokenizer, p, system_prompt=None) for p in prompts]
+        rendered = [render_prompt(tokenizer, p, self.system_prompt) for p in prompts]
         out: list[str] = []
         old_side, tokenizer.padding_side = tokenizer.padding_side, "left"  # continue from the right edge
         try:

@@ -3,6 +3,11 @@
 Identity comes from the bearer key alone: the key's user is the only user whose adapter can answer, whatever the
 request's `model` says. Every check that can fail on the request (key, body size, JSON, fields, max_tokens, prompt
 length) runs before anything is queued or loaded; a missing, unknown or revoked key is a 401 before the body is read.
+
+Replies come from the same answer pipeline and recipe as `ask` and `eval` (ServeConfig.answer). With `"stream":
+true`, greedy replies without a gate stream token by token; a reply chosen by beam search, the reranker or the
+"I don't know" gate exists only once it is whole, so it is sent as one content chunk, and every streamed response
+says which it is in the `X-Memory-Lora-Stream` header: `tokens` or `reply`.
 """
 
 from __future__ import annotations
@@ -121,7 +126,14 @@ def create_app(home: str | Path, config: ServeConfig) -> FastAPI:
         model, tokenizer = load_base(config.model)
         lock = threading.Lock()
         registry = AdapterRegistry(model, store, config.max_adapters)
-        batcher = Batcher(registry, tokenizer, config, lock)
+        embedder = None
+        if config.answer.rerank_weight > 0 and config.answer.num_beams > 1:
+            from memory_lora.retrieval import load_embedder
+
+            embedder = load_embedder(config.answer.embedder)
+        if config.answer.num_beams > 1:
+            log.info("answer.num_beams %d: streamed replies are sent whole, as one chunk", config.answer.num_beams)
+        batcher = Batcher(registry, tokenizer, config, lock, embedder)
         batcher.start()
         context = int(getattr(model.config, "max_position_embeddings", 2048))
         app.state.server = ServerState(config, store, tokenizer, lock, registry, batcher, context)
@@ -199,7 +211,8 @@ def create_app(home: str | Path, config: ServeConfig) -> FastAPI:
             except RuntimeError:  # the event loop is gone (shutdown); nobody is listening
                 pass
 
-        job = Job(prompt_ids=ids, max_tokens=max_tokens, stop=req.stop or [], key=key, emit=emit)
+        question = next((m["content"] for m in reversed(req.chat()) if m["role"] == "user"), "")
+        job = Job(prompt_ids=ids, max_tokens=max_tokens, stop=req.stop or [], key=key, emit=emit, question=question)
         try:
             state.batcher.submit(job)
         except Busy:
@@ -209,8 +222,10 @@ def create_app(home: str | Path, config: ServeConfig) -> FastAPI:
 
         if req.stream:
             include_usage = bool(req.stream_options and req.stream_options.include_usage)
+            tokens = cfg.answer.num_beams == 1 and cfg.answer.gate_for(state.registry.recorded_gate(key)) is None
+            headers = {"Cache-Control": "no-cache", "X-Memory-Lora-Stream": "tokens" if tokens else "reply"}
             return StreamingResponse(_stream(job, events, cid, model_name, include_usage, len(ids)),
-                                     media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+                                     media_type="text/event-stream", headers=headers)
         parts = []
         try:
             while True:

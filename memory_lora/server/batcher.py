@@ -1,11 +1,14 @@
-"""The batcher: one worker thread that owns the model, gathers queued requests and decodes them together.
+"""The batcher: one worker thread that owns the model, gathers queued requests and answers them together.
 
 Requests that arrive within `batch_window_ms` of each other (or while the previous batch was decoding) form one
-batch: left-padded, one greedy `generate` with a PEFT adapter name per row, so users with different adapters share
-every forward pass. With `mixed_batching` off the batch is split by adapter and each part decoded on its own (the
-one-adapter-at-a-time baseline the benchmark compares against). Each request's text goes back token by token
-through its `emit` callback; rows stop on the end-of-turn token, a stop string, their own max_tokens, or when their
-client goes away.
+batch, answered by the one answer pipeline (memory_lora.respond, as `ask` and `eval` answer): left-padded, one
+decoding pass with a PEFT adapter name per row, so users with different adapters share every forward pass, then
+each adapter row's n-best reranking and "I don't know" gate. With `mixed_batching` off the batch is split by
+adapter and each part decoded on its own (the one-adapter-at-a-time baseline the benchmark compares against).
+
+Greedy rows with no gate go back token by token through their `emit` callback; rows stop on the end-of-turn token,
+a stop string, their own max_tokens, or when their client goes away. A reply that beam search, the reranker or
+the gate decides only once it is whole is sent as one chunk.
 """
 
 from __future__ import annotations
@@ -18,11 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
-from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
+from transformers import StoppingCriteria, StoppingCriteriaList
 
-from memory_lora.abstain import AbstainGate, abstain_token_ids
+from memory_lora.respond import Row, respond
 from memory_lora.server.config import ServeConfig
-from memory_lora.server.registry import BASE_ROW, AdapterLoadError, AdapterRegistry, Key
+from memory_lora.server.registry import AdapterLoadError, AdapterRegistry, Key, Resident
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,7 @@ class Job:
         stop: Strings that end the reply (not included in it).
         key: The (user, adapter version) pinned for this request; the reply comes from exactly this adapter.
         emit: Called from the worker thread with ("delta", text), then ("done", finish_reason) or ("error", msg).
+        question: What the reranker compares replies with (the last user message).
     """
 
     prompt_ids: list[int]
@@ -48,15 +52,18 @@ class Job:
     stop: list[str]
     key: Key
     emit: Callable[[str, object], None]
+    question: str = ""
+    streams: bool = False  # set by the batcher: this row's text goes out token by token
     cancelled: bool = False  # set by the client side when nobody waits for the reply any more
     closed: bool = False  # its last event was sent and its pin released
     ids: list[int] = field(default_factory=list)  # generated ids, end token excluded
     sent: int = 0  # characters of the reply already emitted
     finish_reason: str | None = None
+    reply_tokens: int | None = None  # tokens of the reply given, when the pipeline chose it after decoding
 
     @property
     def completion_tokens(self) -> int:
-        return len(self.ids)
+        return self.reply_tokens if self.reply_tokens is not None else len(self.ids)
 
 
 class _Rows(StoppingCriteria):
@@ -96,7 +103,7 @@ class _Rows(StoppingCriteria):
             text = text.rstrip("\ufffd")
             if job.stop:
                 text = text[: max(job.sent, len(text) - max(len(s) for s in job.stop) + 1)]
-        if len(text) > job.sent:
+        if job.streams and len(text) > job.sent:
             job.emit("delta", text[job.sent :])
             job.sent = len(text)
 
@@ -109,13 +116,14 @@ class Batcher:
         tokenizer: The base model's tokenizer.
         config: Batch size, window, mixed batching, pending limit.
         tokenizer_lock: Serialises tokenizer use with the request handlers (fast tokenizers are not re-entrant).
+        embedder: The sentence embedder for the n-best reranker (config.answer.rerank_weight > 0).
     """
 
-    def __init__(self, registry: AdapterRegistry, tokenizer, config: ServeConfig, tokenizer_lock: threading.Lock):
+    def __init__(self, registry: AdapterRegistry, tokenizer, config: ServeConfig, tokenizer_lock: threading.Lock,
+                 embedder=None):
         self.registry, self.tokenizer, self.config, self.tokenizer_lock = registry, tokenizer, config, tokenizer_lock
         self.eos_id = tokenizer.eos_token_id
-        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_id
-        self.abstain_ids = abstain_token_ids(tokenizer)
+        self.embedder = embedder
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._pending = 0
         self._pending_lock = threading.Lock()
@@ -219,7 +227,7 @@ class Batcher:
 
     @torch.inference_mode()
     def _serve(self, jobs: list[Job]) -> None:
-        rows: list[tuple[Job, str]] = []
+        rows: list[tuple[Job, Resident]] = []
         for job in jobs:
             if job.cancelled:
                 job.finish_reason = "cancelled"
@@ -232,47 +240,69 @@ class Batcher:
                 self._finish(job, "error", "this user's adapter could not be loaded")
         if not rows:
             return
-        if self.config.mixed_batching:
-            groups = [rows]
-        else:
-            by_name: dict[str, list[tuple[Job, str]]] = {}
+        groups = [rows]
+        if not self.config.mixed_batching:
+            by_name: dict[str, list[tuple[Job, Resident]]] = {}
             for row in rows:
-                by_name.setdefault(row[1], []).append(row)
+                by_name.setdefault(row[1].name, []).append(row)
             groups = list(by_name.values())
+        if self.config.answer.num_beams > 1:
+            # beam search has no per-row length cap: rows with the same cap decode together
+            groups = [[r for r in g if r[0].max_tokens == cap] for g in groups for cap in
+                      sorted({r[0].max_tokens for r in g})]
         self.batches += 1
         self.max_rows_seen = max(self.max_rows_seen, len(rows))
         for group in groups:
             self._generate(group)
 
-    def _generate(self, rows: list[tuple[Job, str]]) -> None:
+    def _generate(self, rows: list[tuple[Job, Resident]]) -> None:
+        answer = self.config.answer
         jobs = [job for job, _ in rows]
-        names = [name for _, name in rows]
-        width = max(len(j.prompt_ids) for j in jobs)
-        device = next(self.registry.model.parameters()).device
-        # Left padding: every row's next token is predicted at the same, last position.
-        ids = torch.tensor([[self.pad_id] * (width - len(j.prompt_ids)) + j.prompt_ids for j in jobs], device=device)
-        mask = torch.tensor([[0] * (width - len(j.prompt_ids)) + [1] * len(j.prompt_ids) for j in jobs],
-                            device=device)
-        generation = GenerationConfig(max_new_tokens=max(j.max_tokens for j in jobs), do_sample=False,
-                                      eos_token_id=self.eos_id, pad_token_id=self.pad_id)
+        inputs = [Row(prompt_ids=job.prompt_ids, question=job.question, adapter=resident.name,
+                      gate=answer.gate_for(resident.gate)) for job, resident in rows]
+        greedy = answer.num_beams == 1
+        for job, row in zip(jobs, inputs, strict=True):
+            job.streams = greedy and row.gate is None  # a gated reply is decided once it is whole
         self.generate_calls += 1
-        self.max_adapters_per_pass = max(self.max_adapters_per_pass, len(set(names)))
-        rows_done = _Rows(jobs, width, self.eos_id, self._decode,
-                          on_finish=lambda job: self._finish(job, "done", job.finish_reason))
-        processors = LogitsProcessorList()
-        if self.config.abstain_threshold is not None:
-            processors.append(AbstainGate(self.abstain_ids, self.eos_id, self.config.abstain_threshold, width,
-                                          rows=[name != BASE_ROW for name in names]))
+        self.max_adapters_per_pass = max(self.max_adapters_per_pass, len({r.adapter for r in inputs}))
+        width = max(len(j.prompt_ids) for j in jobs)
+        # Greedy rows are tracked token by token (streamed, stopped on stop strings, their own max_tokens, or a
+        # client gone); beam search decides its rows only at the end.
+        criteria = None
+        if greedy:
+            criteria = StoppingCriteriaList([_Rows(jobs, width, self.eos_id, self._decode, self._streamed_done)])
         try:
-            self.registry.model.generate(input_ids=ids, attention_mask=mask, generation_config=generation,
-                                         adapter_names=names, stopping_criteria=StoppingCriteriaList([rows_done]),
-                                         logits_processor=processors)
+            replies = respond(self.registry.model, self.tokenizer, inputs, answer, self.embedder, criteria,
+                              max_new_tokens=max(j.max_tokens for j in jobs))
         except Exception:
             log.exception("generation failed for a batch of %d", len(jobs))
             for job in jobs:
                 self._finish(job, "error", "generation failed")  # no effect on rows already answered
             return
-        for job in jobs:
-            # A row still open ran into the batch's token limit, which is at most its own.
-            job.finish_reason = job.finish_reason or "length"
+        for job, reply in zip(jobs, replies, strict=True):
+            if job.closed:
+                continue
+            if job.streams:
+                # A row still open ran into the batch's token limit, which is at most its own.
+                job.finish_reason = job.finish_reason or "length"
+                self._finish(job, "done", job.finish_reason)
+                continue
+            text, reason = reply.text, "stop" if reply.finished else "length"
+            if reply.ungated_text is None:
+                cut = min((i for i in (text.find(s) for s in job.stop) if i >= 0), default=-1)
+                if cut >= 0:
+                    text, reason = text[:cut], "stop"
+            if job.finish_reason == "cancelled" or job.cancelled:
+                reason = "cancelled"
+            elif job.finish_reason == "length" and reply.ungated_text is None:
+                reason = "length"
+            job.reply_tokens = reply.completion_tokens
+            job.finish_reason = reason
+            if text:
+                job.emit("delta", text)
+            self._finish(job, "done", reason)
+
+    def _streamed_done(self, job: Job) -> None:
+        """Answer a streamed row as soon as it is complete; the others wait for the pipeline's last step."""
+        if job.streams:
             self._finish(job, "done", job.finish_reason)

@@ -28,12 +28,11 @@ from pathlib import Path
 
 import torch
 
-from memory_lora.adapters import CONFIG_FILE, MANIFEST_FILE, WEIGHTS_FILE
+from memory_lora.adapters import CONFIG_FILE, MANIFEST_FILE, WEIGHTS_FILE, calibrated_gate
 from memory_lora.store import ADAPTERS_DIR, Store, validate_user
 
 log = logging.getLogger(__name__)
 
-BASE_ROW = "__base__"  # PEFT's name for "no adapter" in a mixed batch
 _PLACEHOLDER = "_idle"  # always-present no-op adapter: PEFT ignores adapter_names when no adapter is active
 # adapter_config.json settings a plain LoRA may set; every other one must keep PEFT's default, because the others
 # import modules (megatron), rewrite base weights at init (pissa, loftq, corda...), replace whole layers
@@ -59,6 +58,7 @@ class Resident:
     name: str  # PEFT adapter name
     nbytes: int  # parameter bytes of its LoRA weights
     load_s: float  # seconds to verify and load it
+    gate: float | None = None  # the "I don't know" gate its calibration chose (the store's manifest), None = none
 
 
 def _read_inside(directory: Path, name: str, root: Path) -> bytes:
@@ -151,6 +151,11 @@ class AdapterRegistry:
             if self._refs[key] <= 0:
                 del self._refs[key]
 
+    def recorded_gate(self, key: Key) -> float | None:
+        """The calibrated gate the store's manifest records for a version (before it is loaded)."""
+        record = next((a for a in self.store.adapters(key[0]) if a["version"] == key[1]), None)
+        return calibrated_gate(record["manifest"]) if record else None
+
     def resident(self) -> list[Resident]:
         """The loaded adapter versions, least recently used first."""
         with self._lock:
@@ -158,8 +163,8 @@ class AdapterRegistry:
 
     # -- the batcher's worker thread only --------------------------------------------------------------------
 
-    def ensure(self, key: Key) -> str:
-        """Loads a pinned adapter version if it is not resident; returns its PEFT adapter name.
+    def ensure(self, key: Key) -> Resident:
+        """Loads a pinned adapter version if it is not resident; returns it (PEFT adapter name, calibrated gate).
 
         Raises:
             AdapterLoadError: The version cannot be loaded safely.
@@ -167,11 +172,11 @@ class AdapterRegistry:
         with self._lock:
             if key in self._resident:
                 self._resident.move_to_end(key)
-                return self._resident[key].name
+                return self._resident[key]
         resident = self._load(*key)
         with self._lock:
             self._resident[key] = resident
-        return resident.name
+        return resident
 
     def collect(self) -> None:
         """Drops unpinned versions that are superseded, then the least recently used ones beyond max_adapters."""
@@ -240,7 +245,8 @@ class AdapterRegistry:
         self.loads += 1
         seconds = time.perf_counter() - t0
         log.info("loaded adapter %s@v%d as %s (%d bytes, %.3f s)", user, version, name, nbytes, seconds)
-        return Resident(user=user, version=version, name=name, nbytes=nbytes, load_s=seconds)
+        return Resident(user=user, version=version, name=name, nbytes=nbytes, load_s=seconds,
+                        gate=calibrated_gate(record["manifest"]))
 
     def _drop(self, name: str) -> None:
         if name in self.model.peft_config:
