@@ -146,11 +146,11 @@ def main(argv: list[str] | None = None) -> int:
     import datasets
 
     from data_synth.dataset import build_dataset
-    from memory_lora.records import Example
     from memory_lora.base_model import describe, load_base, resolve_device
     from memory_lora.config import ModelConfig
-    from memory_lora.recipe import RunConfig
     from memory_lora.ingest import read_memories
+    from memory_lora.recipe import RunConfig
+    from memory_lora.records import Example
     from memory_lora.train import tokenize_examples, train_lora
 
     datasets.disable_progress_bars()
