@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         answerers[r["name"]] = (Answerer(model, tokenizer, [], "", config), -float("inf") if r["gate"] else None)
     load = os.getloadavg()[0]
     answerers["1"][0].answer(method, questions[:1])  # warm-up
-    for name, (ans, gate) in answerers.items():
+    for ans, gate in answerers.values():
         if gate is not None or ans.config.rerank_weight:
             ans.answer(method, questions[:1], gate=gate)  # loads the embedder, warms the scoring pass
 
