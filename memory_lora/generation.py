@@ -22,6 +22,8 @@ class Reply:
     latency_s: float
     finished: bool  # ended on the end-of-turn token rather than the length cap
     candidates: list[str] | None = None  # beam search's finished replies, most probable first (num_return > 1)
+    # mean log-probability of each candidate's tokens, end-of-turn included (the reply's own first), from decoding
+    means: list[float] | None = None
     top_text: str | None = None  # the most probable reply, when the reranker chose another (memory_lora.respond)
     idk_margin: float | None = None  # mean log-probability of the reply minus "I don't know"'s (memory_lora.rerank)
     ungated_text: str | None = None  # the reply the "I don't know" gate replaced, if it did
@@ -37,6 +39,14 @@ def _peft_kwargs(model, adapter_names: Sequence[str] | None) -> dict:
     if adapter_names is None or not hasattr(model, "peft_config"):
         return {}
     return {"adapter_names": list(adapter_names)}
+
+
+def _cache_kwarg(model) -> str:
+    """What this transformers version calls a forward pass's KV cache ("cache" from 5.x, "past_key_values" before)."""
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
 
 
 @torch.inference_mode()
@@ -72,15 +82,28 @@ def decode(model, tokenizer, prompt_ids: Sequence[Sequence[int]], max_new_tokens
     t0 = time.perf_counter()
     out = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
                          num_beams=num_beams, num_return_sequences=num_return, pad_token_id=pad,
-                         eos_token_id=tokenizer.eos_token_id, **_peft_kwargs(model, adapter_names), **extra)
+                         eos_token_id=tokenizer.eos_token_id, output_scores=True, return_dict_in_generate=True,
+                         **_peft_kwargs(model, adapter_names), **extra)
+    new = out.sequences[:, width:]
+    cut = [_cut(tokenizer, row) for row in new]
+    if num_beams > 1:
+        # a finished beam's score is its summed log-probability over its length, end-of-turn included: its mean
+        means = out.sequences_scores.float().tolist()
+    else:
+        # each step's log-probability of the token chosen, one step at a time (a stack of every step's full
+        # distribution would hold rows x steps x vocabulary floats)
+        chosen = torch.stack([torch.log_softmax(step.float(), dim=-1).gather(-1, new[:, t, None]).squeeze(-1)
+                              for t, step in enumerate(out.scores)], dim=1)
+        means = [float(chosen[b, : n + int(done)].mean()) if n + int(done) else 0.0
+                 for b, (_, n, done) in enumerate(cut)]
     elapsed = (time.perf_counter() - t0) / len(prompt_ids)
-    cut = [_cut(tokenizer, row) for row in out[:, width:]]
     replies = []
     for b, prompt in enumerate(prompt_ids):
         group = cut[b * num_return : (b + 1) * num_return]
         text, n, finished = group[0]
         replies.append(Reply(text=text, prompt_tokens=len(prompt), completion_tokens=n, latency_s=elapsed,
-                             finished=finished, candidates=[t for t, _, _ in group] if num_return > 1 else None))
+                             finished=finished, candidates=[t for t, _, _ in group] if num_return > 1 else None,
+                             means=means[b * num_return : (b + 1) * num_return]))
     return replies
 
 
@@ -123,7 +146,7 @@ def reply_logprobs(model, tokenizer, prompt_ids: Sequence[int], replies: Sequenc
                    adapter_name: str | None = None) -> list[float]:
     """Mean log-probability the model gives each reply to one prompt, end-of-turn token included (teacher-forced).
 
-    All replies go through in one right-padded forward pass, every reply starting at the same position.
+    The prompt runs once and its cache is shared by every reply, which then go through together, right-padded.
 
     Args:
         model: A causal LM.
@@ -138,15 +161,23 @@ def reply_logprobs(model, tokenizer, prompt_ids: Sequence[int], replies: Sequenc
     if not replies:
         return []
     device = next(model.parameters()).device
-    head = list(prompt_ids)
     tails = [tokenizer(r, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id] for r in replies]
-    width = len(head) + max(len(t) for t in tails)
-    ids = torch.full((len(tails), width), pad_id(tokenizer), dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for i, t in enumerate(tails):
-        ids[i, : len(head) + len(t)] = torch.tensor(head + t)
-        mask[i, : len(head) + len(t)] = 1
-    names = None if adapter_name is None else [adapter_name] * len(tails)
-    logits = model(input_ids=ids.to(device), attention_mask=mask.to(device), **_peft_kwargs(model, names)).logits
-    logp = torch.log_softmax(logits[:, len(head) - 1 : -1].float(), dim=-1)
+    n, width = len(tails), max(len(t) for t in tails)
+    head = torch.tensor([list(prompt_ids)], device=device)
+    prefix = model(input_ids=head, use_cache=True, **_peft_kwargs(model, None if adapter_name is None else
+                                                                  [adapter_name]))
+    # position 0 of every reply is predicted by the prompt's last position; the rest by the replies' own tokens
+    logp = [torch.log_softmax(prefix.logits[0, -1].float(), dim=-1).expand(n, -1)[:, None]]
+    if width > 1:
+        ids = torch.full((n, width - 1), pad_id(tokenizer), dtype=torch.long, device=device)
+        for i, t in enumerate(tails):
+            ids[i, : len(t) - 1] = torch.tensor(t[:-1])
+        mask = torch.ones((n, head.shape[1] + width - 1), dtype=torch.long, device=device)
+        cache = getattr(prefix, "cache", None) or prefix.past_key_values
+        cache.batch_repeat_interleave(n)
+        names = None if adapter_name is None else [adapter_name] * n
+        rest = model(input_ids=ids, attention_mask=mask, use_cache=True, **{_cache_kwarg(model): cache},
+                     **_peft_kwargs(model, names))
+        logp.append(torch.log_softmax(rest.logits.float(), dim=-1))
+    logp = torch.cat(logp, dim=1)
     return [float(logp[i, torch.arange(len(t)), torch.tensor(t)].mean()) for i, t in enumerate(tails)]

@@ -71,12 +71,14 @@ def respond(model, tokenizer, rows: Sequence[Row], config: AnswerConfig, embedde
 
 
 def _rerank_and_gate(model, tokenizer, row: Row, reply: Reply, config: AnswerConfig, embedder) -> None:
-    """Score the beams and the trained refusals under the row's prompt; pick by similarity, refuse by margin."""
+    """Pick a beam by similarity to the question; with a gate, score the trained refusals under the row's prompt
+    beside the reply's own score from decoding (the same mean token log-probability) and refuse by margin. The
+    refusals are scored only when a gate will read them: they cost a forward pass over the prompt and each wording."""
     candidates = reply.candidates or [reply.text]
-    # beams and refusals scored in one teacher-forced pass, so both are measured alike
-    means = reply_logprobs(model, tokenizer, row.prompt_ids, list(candidates) + list(REFUSALS), row.adapter)
-    means, refusal_means = means[: len(candidates)], means[len(candidates) :]
-    reply.idk_margin = idk_margin(means[0], refusal_means)
+    means = reply.means
+    if row.gate is not None:
+        reply.idk_margin = idk_margin(means[0], reply_logprobs(model, tokenizer, row.prompt_ids, list(REFUSALS),
+                                                               row.adapter))
     if embedder is not None and len(candidates) > 1:
         emb = embedder.encode([row.question, *candidates], convert_to_tensor=True, normalize_embeddings=True,
                               show_progress_bar=False)

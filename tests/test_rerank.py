@@ -88,11 +88,21 @@ def test_decode_returns_the_n_best_with_the_top_beam_first(fresh_tiny):
         decode(model, tokenizer, ids, 6, num_beams=2, num_return=3)
 
 
+@pytest.mark.parametrize("num_beams", [1, 3])
+def test_decoding_scores_a_finished_reply_as_teacher_forcing_does(fresh_tiny, num_beams):
+    model, tokenizer = fresh_tiny
+    ids = encode_prompts(tokenizer, [chat_prompt(tokenizer, q) for q in (QUESTION, "Who is Otto?")])
+    replies = decode(model, tokenizer, ids, 30, num_beams=num_beams, num_return=num_beams)
+    finished = [(i, r) for i, r in zip(ids, replies, strict=True) if r.finished]
+    assert finished  # the tiny chat model ends its replies well within the cap
+    for prompt, reply in finished:
+        assert reply.means[0] == pytest.approx(reply_logprobs(model, tokenizer, prompt, [reply.text])[0], abs=1e-4)
+
+
 def test_answerer_gives_the_beam_that_fits_the_question_when_it_is_near_enough(fresh_tiny):
     peft_model, tokenizer = _peft(fresh_tiny)
     ids = encode_prompts(tokenizer, [chat_prompt(tokenizer, QUESTION)])
     beams = decode(peft_model, tokenizer, ids, max_new_tokens=6, num_beams=4, num_return=4)[0].candidates
-    means = reply_logprobs(peft_model, tokenizer, ids[0], beams)
     liked = next(b for b in beams[1:] if b != beams[0])
     for margin, expected in ((50.0, liked), (0.0, beams[0])):
         config = AnswerConfig(max_new_tokens=6, num_beams=4, rerank_weight=1.0, rerank_margin=margin)
@@ -101,8 +111,11 @@ def test_answerer_gives_the_beam_that_fits_the_question_when_it_is_near_enough(f
         reply = ans.answer("parametric", [QUESTION])[0]
         assert reply.text == expected
         assert reply.top_text == (beams[0] if expected != beams[0] else None)
-        assert reply.idk_margin == pytest.approx(
-            means[0] - max(reply_logprobs(peft_model, tokenizer, ids[0], list(REFUSALS))), abs=1e-4)
+        assert reply.idk_margin is None  # no gate: the refusals are not scored
+        scored = ans.answer("parametric", [QUESTION], gate=-float("inf"))[0]
+        # the margin: the top beam's own score minus the best refusal's, whichever beam is given
+        assert scored.text == expected and scored.idk_margin == pytest.approx(
+            scored.means[0] - max(reply_logprobs(peft_model, tokenizer, ids[0], list(REFUSALS))), abs=1e-4)
 
 
 def test_margin_gate_refuses_only_a_reply_not_clearly_more_probable_than_a_refusal(fresh_tiny):
