@@ -67,7 +67,8 @@ class SynthConfig:
         if self.kinds is not None and not set(self.kinds) <= allowed:
             raise ValueError(f"synth.kinds must be among {sorted(allowed)}, got {self.kinds}")
         if self.backend == "hf" and not self.teacher_model:
-            raise ValueError("synth.backend 'hf' needs synth.teacher_model (--teacher-model): a model folder or hub id")
+            raise ValueError("synth.backend 'hf' needs synth.teacher_model (--synth.teacher_model): a model folder or "
+                             "hub id")
         if not 1 <= self.teacher_pairs <= 64:
             raise ValueError(f"synth.teacher_pairs must be in [1, 64], got {self.teacher_pairs}")
         if self.teacher_max_new_tokens < 16:

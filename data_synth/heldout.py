@@ -6,7 +6,7 @@ The abstention draw (data_synth.abstention) takes `abstention_per_memory` questi
 is as unanswerable as what it takes, with the same keyword check against every memory, and the adapter never saw it:
 a calibration set that costs the user nothing. Each question is asked about the user by name, the way people ask.
 A question is kept only when no training prompt holds it in any person form (case, accents and punctuation aside).
-Used by eval.run (`memory-lora eval --gate-synth N`); not run directly.
+Used by memory_lora.pipeline to calibrate the gate after training (`--gate.questions N`); not run directly.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 answer flips between seeds, so that a change can be judged against run-to-run noise instead of one lucky seed.
 
 Run: memory-lora eval --memories M.jsonl --questions Q.jsonl --out DIR --seeds 0,1,2
-     memory-lora eval --seeds-from RUN1 RUN2 ... --out DIR   (eval runs already written, one per seed)
+     memory-lora eval --seeds_from RUN1 RUN2 ... --out DIR   (eval runs already written, one per seed)
 
 Each seed is a full eval run (synthesis and training both take the seed) in DIR/seed<N>/. DIR/seeds.json,
 DIR/seeds.md and DIR/seeds_accuracy.png hold the summary: per method and question type the mean, sample standard

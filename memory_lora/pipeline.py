@@ -175,7 +175,7 @@ def train(home: str | Path, user: str, config: RunConfig, progress: bool = True)
 def trained_adapter(home: str | Path, user: str, config: RunConfig) -> dict | None:
     """The user's latest adapter when it was trained on exactly today's dataset and settings, else None.
 
-    Lets `eval --keep-store DIR --reuse-adapter` answer new questions with an adapter trained earlier, without
+    Lets `eval --keep_store DIR --reuse_adapter true` answer new questions with an adapter trained earlier, without
     training again; anything that would change the weights (memories, synthesized data, model, LoRA, training
     settings) must match the manifest. Returns what `train` returns.
     """

@@ -17,7 +17,7 @@ What it does:
    parameter bytes and the process RSS growth per resident adapter, and a switch: a new version of one user loaded
    next to the pinned old one, then the old one dropped.
 3. The server as a separate process (`python -m memory_lora serve`, so client and server do not share a GIL), once
-   with mixed-adapter batching and once with it off (`--no-mixed-batching`: each batch split by adapter, decoded one
+   with mixed-adapter batching and once with it off (`--mixed_batching false`: each batch split by adapter, decoded one
    adapter at a time). Every adapter is loaded by a warm-up request first. Then for each user count U: U clients at
    once, each sending `--requests-per-user` requests one after another (non-streamed, greedy, `--max-tokens`); per-
    request latency is measured by the client. Same requests in both modes, so both decode the same tokens.
@@ -180,11 +180,12 @@ class ServerProcess:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         cmd = [sys.executable, "-m", "memory_lora", "--home", str(self.home), "serve", "--port", str(port),
-               "--base-model", self.base_model, "--max-adapters", "1024", "--max-batch-size",
-               str(self.args.max_batch_size), "--batch-window-ms", str(self.args.batch_window_ms),
-               "--default-max-tokens", str(self.args.max_tokens), "--threads", str(self.args.threads)]
+               "--base-model", self.base_model, "--max_adapters", "1024", "--max_batch_size",
+               str(self.args.max_batch_size), "--batch_window_ms", str(self.args.batch_window_ms),
+               "--default_max_tokens", str(self.args.max_tokens), "--threads", str(self.args.threads),
+               "--answer.num_beams", "1"]  # greedy: this benchmark measures batching, not the answer recipe
         if not self.mixed:
-            cmd.append("--no-mixed-batching")
+            cmd += ["--mixed_batching", "false"]
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         self.log = open(self.log_path, "w")  # noqa: SIM115 (closed in __exit__)
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env, cwd=REPO)

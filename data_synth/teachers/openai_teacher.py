@@ -5,7 +5,7 @@ temperature 0. Configured from the environment:
 
     MEMORY_LORA_TEACHER_URL    base URL including the version prefix, e.g. http://127.0.0.1:8000/v1 (required)
     MEMORY_LORA_TEACHER_KEY    API key, sent as "Authorization: Bearer KEY" (optional: local servers need none)
-    MEMORY_LORA_TEACHER_MODEL  model name, when synth.teacher_model / --teacher-model is not given
+    MEMORY_LORA_TEACHER_MODEL  model name, when synth.teacher_model (--synth.teacher_model) is not given
 
 429 and 5xx replies, timeouts and refused connections are retried with exponential backoff (a Retry-After header
 is honoured); other 4xx replies (bad key, unknown model) stop synthesis at once with a one-line error.
@@ -56,8 +56,8 @@ class OpenAITeacher:
         if not base_url.startswith(("http://", "https://")):
             raise TeacherConfigError(f"{ENV_URL} must start with http:// or https://, got {base_url!r}")
         if not model:
-            raise TeacherConfigError(f"the openai teacher needs a model name: synth.teacher_model, --teacher-model "
-                                     f"or {ENV_MODEL}")
+            raise TeacherConfigError("the openai teacher needs a model name: synth.teacher_model "
+                                     f"(--synth.teacher_model) or {ENV_MODEL}")
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.model = model
         self.api_key = api_key or None
