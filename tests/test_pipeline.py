@@ -15,7 +15,7 @@ from conftest import TINY_QUESTIONS, TINY_USER, write_jsonl
 from eval.configs import EvalConfig
 from eval.report import validate_report
 from eval.run import run_eval
-from memory_lora import pipeline
+from memory_lora import adapters, pipeline
 from memory_lora.base_model import load_base
 from memory_lora.config import METHODS
 from memory_lora.generation import Reply
@@ -85,6 +85,14 @@ def test_train_answer_with_every_method_and_release(tmp_path, tiny_files, tiny_r
     assert metrics["memories"] == 4 and metrics["adapter_bytes"] > 0
     assert metrics["replay_examples"] == 0 and metrics["examples"] == result["synth"]["examples"]
     assert_clean(model)  # training handed the cached base back without LoRA layers
+    # other tools resolve the base from adapter_config.json: the folder the user gave, not a cache path
+    folder = home / "adapters" / TINY_USER / "v1"
+    adapter_config = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
+    assert adapter_config["base_model_name_or_path"] == config.model.base_model
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["base"]["name_or_path"] == config.model.base_model and manifest["base"]["gguf_file"] is None
+    assert manifest["config_sha256"] == adapters.sha256_file(folder / "adapter_config.json")
+    assert manifest["config"]["seed"] == config.seed and "seed" not in manifest["config"]["train"]
 
     ans = pipeline.answerer(home, TINY_USER, config)
     assert ans.has_adapter
