@@ -15,42 +15,44 @@ SYNTH_BACKENDS = ("rules", "hf", "openai")
 class SynthConfig:
     """Memory text -> training examples."""
 
-    # "rules": offline deterministic synthesizer. "hf": a local causal LM writes QA pairs (teacher_model = folder or
-    # hub id; meant for a GPU and a 7B-class instruct model). "openai": an OpenAI-compatible endpoint writes them
-    # (URL and key from MEMORY_LORA_TEACHER_URL / MEMORY_LORA_TEACHER_KEY; see data_synth/teachers/).
     backend: str = "rules"
-    # Example kinds to produce (see memory_lora.records.EXAMPLE_KINDS); None = all. Teachers only write "qa".
+    """Who writes the examples. "rules": the offline deterministic synthesizer. "hf": a local causal LM writes QA
+    pairs (teacher_model = folder or hub id; meant for a GPU and a 7B-class instruct model). "openai": an
+    OpenAI-compatible endpoint writes them (URL and key from MEMORY_LORA_TEACHER_URL / MEMORY_LORA_TEACHER_KEY; see
+    data_synth/teachers/). A teacher needs a model this machine may not have, hence rules by default."""
     kinds: list[str] | None = None
-    # Cap on QA examples per memory (the most varied are kept first). Inferred wordings (data_synth.inferences:
-    # "address" for a memory's "new place") are kept past it: they are the only ones in words the memory lacks.
+    """Example kinds to produce (see memory_lora.records.EXAMPLE_KINDS); None = all. Teachers only write "qa"."""
     max_qa_per_memory: int = 40
-    # "I don't know" examples per memory (topics, relations, facts about named people and details of mentioned
-    # things that the memories lack), e.g. 3.0 -> 120 for 40 memories. More of them buy abstention and cost
-    # answerable questions.
+    """Cap on QA examples per memory (the most varied are kept first). Inferred wordings (data_synth.inferences:
+    "address" for a memory's "new place") are kept past it: they are the only ones in words the memory lacks."""
     abstention_per_memory: float = 3.0
-    # Person forms each of those questions is taught in ("Maya's", "the user's", "my"). 2 (was 1) nearly doubles the
-    # refusals on the same topics; chosen on the dev sets, where both users gained 1-2 of 28 with and without the
-    # gate and lost no single-hop answer.
+    """Refusal ("I don't know") examples per memory (topics, relations, facts about named people and details of
+    mentioned things that the memories lack), e.g. 3.0 -> 120 for 40 memories. More of them buy abstention and
+    cost answerable questions."""
     abstention_wordings: int = 2
-    # Most chain-of-thought two-hop examples per pair of memories sharing an entity. 10 (was 6) covers more of each
-    # pair's slots; with it ravi's multi-hop went 4 -> 6 of 11 (one seed).
+    """Person forms each of those questions is taught in ("Maya's", "the user's", "my"). 2 (was 1) nearly doubles
+    the refusals on the same topics; chosen on the dev sets, where both users gained 1-2 of 28 with and without
+    the gate and lost no single-hop answer."""
     cot_per_pair: int = 10
-    # Least number of training examples per memory: a memory the rules cover thinly (few slots, no update) has its
-    # examples repeated up to this many (data_synth.balance), since a fact seen less often in training is recalled
-    # worse in a new wording. 0 = off, the default: over three seeds at 40, ravi's held-out single-hop rose 99 -> 109
-    # of 117 but the demo's fell 121 -> 116 of 132 and both dev sets fell; configs/min_examples40.yaml turns it on.
+    """Most chain-of-thought two-hop examples per pair of memories sharing an entity. 10 (was 6) covers more of
+    each pair's slots; with it ravi's multi-hop went 4 -> 6 of 11 (one seed)."""
     min_examples_per_memory: int = 0
-    # Teacher model: hf folder / hub id, or the openai model name (else $MEMORY_LORA_TEACHER_MODEL).
+    """Least number of training examples per memory: a memory the rules cover thinly (few slots, no update) has its
+    examples repeated up to this many (data_synth.balance), since a fact seen less often in training is recalled
+    worse in a new wording. 0 = off, the default: over three seeds at 40, ravi's held-out single-hop rose 99 ->
+    109 of 117 but the demo's fell 121 -> 116 of 132 and both dev sets fell; configs/min_examples40.yaml turns
+    it on."""
     teacher_model: str | None = None
-    # QA pairs asked of the teacher per memory; at most this many valid pairs are kept per memory.
+    """Teacher model: hf folder / hub id, or the openai model name (else $MEMORY_LORA_TEACHER_MODEL)."""
     teacher_pairs: int = 8
-    # Reply length cap of one teacher call (one call per memory).
+    """QA pairs asked of the teacher per memory; at most this many valid pairs are kept per memory."""
     teacher_max_new_tokens: int = 512
-    # "add": teacher examples are added to the rules examples (a teacher may return few valid pairs);
-    # "only": teacher examples alone.
+    """Reply length cap of one teacher call (one call per memory)."""
     teacher_mix: str = "add"
-    # Besides the short answer, add a full-sentence example per kept pair (the memory sentence as the reply).
+    """"add": teacher examples are added to the rules examples (a teacher may return few valid pairs); "only":
+    teacher examples alone."""
     teacher_full: bool = True
+    """Besides the short answer, add a full-sentence example per kept pair (the memory sentence as the reply)."""
 
     def __post_init__(self):
         if self.backend not in SYNTH_BACKENDS:
